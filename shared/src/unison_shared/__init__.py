@@ -1,0 +1,1 @@
+"""Unison shared library."""
