@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -39,10 +40,11 @@ class SeaweedServer:
     def start(self) -> int:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self.data_dir / "s3.json"
-        config.write_text(
-            '{"identities":[{"name":"unison","credentials":[{"accessKey":"%s","secretKey":"%s"}],'
-            '"actions":["Admin","Read","List","Tagging","Write"]}]}' % (ACCESS_KEY, SECRET_KEY)
-        )
+        config.write_text(json.dumps({"identities": [{
+            "name": "unison",
+            "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+            "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+        }]}))
         self.process = spawn(
             [weed_binary(), "server", f"-dir={self.data_dir}", "-ip=127.0.0.1",
              "-ip.bind=127.0.0.1", f"-master.port={free_port()}",

@@ -1,0 +1,1 @@
+"""Per-tenant data keys for envelope encryption (used by the vault and sensitive KV)."""

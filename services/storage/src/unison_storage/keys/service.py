@@ -1,0 +1,74 @@
+"""Envelope encryption for records: per-tenant data keys, wrapped by the KEK keyring.
+
+Unwrapped data keys are cached in process memory (never in Redis or logs) so a hot
+read costs one AES-GCM operation, not a key fetch.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from unison_shared.crypto import Keyring, new_data_key, open_sealed, record_aad, seal
+
+from . import repository as repo
+from .repository import WrappedKey
+
+
+def _key_aad(tenant_id: str, version: int) -> bytes:
+    return record_aad(tenant_id, "data-key", tenant_id, version)
+
+
+class DataKeyService:
+    def __init__(self, keyring: Keyring) -> None:
+        self.keyring = keyring
+        self._cache: dict[tuple[str, int], bytes] = {}
+
+    async def _current(self, conn: AsyncConnection, tenant_id: str) -> tuple[int, bytes]:
+        wrapped = await repo.latest(conn, tenant_id)
+        if wrapped is None:
+            kek_version, blob = self.keyring.wrap(new_data_key(), _key_aad(tenant_id, 1))
+            await repo.insert_if_absent(conn, WrappedKey(tenant_id, 1, kek_version, blob))
+            wrapped = await repo.get(conn, tenant_id, 1)
+            assert wrapped is not None
+        return wrapped.version, self._unwrap(wrapped)
+
+    def _unwrap(self, wrapped: WrappedKey) -> bytes:
+        cached = self._cache.get((wrapped.tenant_id, wrapped.version))
+        if cached is None:
+            cached = self.keyring.unwrap(wrapped.kek_version, wrapped.wrapped_key,
+                                         _key_aad(wrapped.tenant_id, wrapped.version))
+            self._cache[(wrapped.tenant_id, wrapped.version)] = cached
+        return cached
+
+    async def _by_version(self, conn: AsyncConnection, tenant_id: str, version: int) -> bytes:
+        cached = self._cache.get((tenant_id, version))
+        if cached is not None:
+            return cached
+        wrapped = await repo.get(conn, tenant_id, version)
+        if wrapped is None:
+            raise LookupError(f"data key version {version} is missing for the tenant")
+        return self._unwrap(wrapped)
+
+    async def encrypt(self, conn: AsyncConnection, tenant_id: str, kind: str, record_id: str,
+                      plaintext: bytes) -> tuple[int, bytes]:
+        version, key = await self._current(conn, tenant_id)
+        return version, seal(key, plaintext, record_aad(tenant_id, kind, record_id))
+
+    async def decrypt(self, conn: AsyncConnection, tenant_id: str, kind: str, record_id: str,
+                      dek_version: int, blob: bytes) -> bytes:
+        key = await self._by_version(conn, tenant_id, dek_version)
+        return open_sealed(key, blob, record_aad(tenant_id, kind, record_id))
+
+    async def rewrap_all(self, conn: AsyncConnection, new_ring: Keyring) -> int:
+        """Re-wrap every tenant's data keys under new_ring's current KEK (a system job)."""
+        count = 0
+        for wrapped in await repo.all_keys(conn):
+            if wrapped.kek_version == new_ring.current:
+                continue
+            plain = new_ring.unwrap(wrapped.kek_version, wrapped.wrapped_key,
+                                    _key_aad(wrapped.tenant_id, wrapped.version))
+            kek_version, blob = new_ring.wrap(plain, _key_aad(wrapped.tenant_id, wrapped.version))
+            await repo.rewrap(conn, wrapped.tenant_id, wrapped.version, kek_version, blob)
+            count += 1
+        self.keyring = new_ring
+        return count

@@ -1,0 +1,131 @@
+"""KV rules: check-and-set by version, TTL, and encryption of sensitive namespaces."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import orjson
+
+from unison_shared.auth import RequestContext
+from unison_shared.errors import BadRequest, NotFound, PayloadTooLarge, PreconditionFailed
+
+from ..database import Database
+from ..keys.service import DataKeyService
+from . import repository as repo
+from .repository import KVRow, KVWrite
+from .schemas import KVPage, KVRecord
+
+DEFAULT_NAMESPACE = "default"
+
+
+def etag_of(version: int) -> str:
+    return f'"{version}"'
+
+
+def parse_etag(header: str) -> int | None:
+    """The version an If-Match header names; None for '*'."""
+    tag = header.strip()
+    if tag == "*":
+        return None
+    tag = tag.removeprefix("W/").strip('"')
+    if not tag.isdigit():
+        raise PreconditionFailed("If-Match must be an ETag this service issued, or *")
+    return int(tag)
+
+
+class KVService:
+    def __init__(self, db: Database, keys: DataKeyService, sensitive: set[str],
+                 max_value_bytes: int) -> None:
+        self.db = db
+        self.keys = keys
+        self.sensitive = sensitive
+        self.max_value_bytes = max_value_bytes
+
+    def _aad_id(self, ctx: RequestContext, ns: str, key: str) -> str:
+        return f"{ctx.person_id}/{ns}/{key}"
+
+    async def _to_record(self, conn: Any, ctx: RequestContext, row: KVRow) -> KVRecord:
+        value = row.value
+        if row.value_enc is not None:
+            assert row.dek_version is not None
+            plain = await self.keys.decrypt(conn, ctx.tenant_id, "kv",
+                                            self._aad_id(ctx, row.namespace, row.key),
+                                            row.dek_version, row.value_enc)
+            value = orjson.loads(plain)
+        return KVRecord(namespace=row.namespace, key=row.key, value=value, version=row.version,
+                        etag=etag_of(row.version), expires_at=row.expires_at,
+                        updated_at=row.updated_at)
+
+    async def get(self, ctx: RequestContext, ns: str, key: str) -> KVRecord | None:
+        async with self.db.scoped(ctx) as conn:
+            row = await repo.get(conn, ctx.tenant_id, ctx.person_id, ns, key)
+            return await self._to_record(conn, ctx, row) if row else None
+
+    async def put(self, ctx: RequestContext, ns: str, key: str, value: Any,
+                  ttl_seconds: int | None = None, if_match: str | None = None,
+                  if_none_match: str | None = None) -> tuple[KVRecord, bool]:
+        """Write; returns the record and whether it was created. 412 on a failed condition."""
+        encoded = orjson.dumps(value)
+        if len(encoded) > self.max_value_bytes:
+            raise PayloadTooLarge(f"value is {len(encoded)} bytes; the limit is "
+                                  f"{self.max_value_bytes}")
+        async with self.db.scoped(ctx) as conn:
+            if ns in self.sensitive:
+                dek, blob = await self.keys.encrypt(conn, ctx.tenant_id, "kv",
+                                                    self._aad_id(ctx, ns, key), encoded)
+                write = KVWrite(None, blob, dek, ttl_seconds)
+            else:
+                write = KVWrite(encoded.decode(), None, None, ttl_seconds)
+            args = (conn, ctx.tenant_id, ctx.person_id, ns, key, write)
+            row: KVRow | None
+            if if_none_match is not None:
+                if if_none_match.strip() != "*":
+                    raise PreconditionFailed("If-None-Match supports only *")
+                row = await repo.put_if_absent(*args)
+                if row is None:
+                    raise PreconditionFailed("a record already exists at this key")
+            elif if_match is not None:
+                expected = parse_etag(if_match)
+                if expected is None:
+                    existing = await repo.get(conn, ctx.tenant_id, ctx.person_id, ns, key)
+                    if existing is None:
+                        raise PreconditionFailed("no record exists at this key")
+                    expected = existing.version
+                row = await repo.put_if_version(*args, expected_version=expected)
+                if row is None:
+                    raise PreconditionFailed("the record changed: its ETag no longer matches")
+            else:
+                row = await repo.put(*args)
+            return await self._to_record(conn, ctx, row), row.version == 1
+
+    async def delete(self, ctx: RequestContext, ns: str, key: str,
+                     if_match: str | None = None) -> None:
+        expected = parse_etag(if_match) if if_match else None
+        async with self.db.scoped(ctx) as conn:
+            if not await repo.delete(conn, ctx.tenant_id, ctx.person_id, ns, key, expected):
+                if expected is not None and await repo.get(conn, ctx.tenant_id, ctx.person_id,
+                                                           ns, key):
+                    raise PreconditionFailed("the record changed: its ETag no longer matches")
+                raise NotFound(f"no record {ns}/{key}")
+
+    async def list(self, ctx: RequestContext, ns: str, prefix: str, cursor: str | None,
+                   limit: int) -> KVPage:
+        after = _decode_cursor(cursor) if cursor else ""
+        async with self.db.scoped(ctx) as conn:
+            rows = await repo.list_keys(conn, ctx.tenant_id, ctx.person_id, ns, prefix, after,
+                                        limit + 1)
+            items = [await self._to_record(conn, ctx, r) for r in rows[:limit]]
+        next_cursor = _encode_cursor(rows[limit - 1].key) if len(rows) > limit else None
+        return KVPage(items=items, next_cursor=next_cursor)
+
+
+def _encode_cursor(key: str) -> str:
+    return base64.urlsafe_b64encode(key.encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        return base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("cursor is not one this service issued") from exc

@@ -1,0 +1,76 @@
+"""The storage service: `create_app(settings)`; serve with `uvicorn --factory`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from unison_shared.app import add_readiness_check, create_service_app
+from unison_shared.cache import create_redis
+from unison_shared.crypto import load_keyring
+from unison_shared.db import create_engine
+from unison_shared.settings import Environment
+
+from .database import Database
+from .routes import include_routes
+from .settings import StorageSettings
+from .wiring import build_services
+
+SERVICE_LABEL = "unison-storage"
+
+
+def create_app(settings: StorageSettings | None = None) -> FastAPI:
+    settings = settings or StorageSettings()
+    keyring = load_keyring(
+        settings.kek_keyring.get_secret_value() if settings.kek_keyring else None,
+        settings.kek_keyring_file, settings.state_dir,
+        allow_generate=settings.environment is not Environment.PRODUCTION,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from .objects.store import create_object_store
+        from .sweeper import run_sweeper
+
+        engine = create_engine(settings.database_url.get_secret_value(),
+                               settings.database_pool_size, application_name=SERVICE_LABEL)
+        redis = create_redis(settings.redis_url) if settings.redis_url else None
+        store = create_object_store(settings)
+        db = Database(engine)
+        app.state.services = build_services(settings, db, redis, keyring, store)
+
+        async def postgres_ready() -> None:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+
+        add_readiness_check(app, "postgres", postgres_ready)
+        add_readiness_check(app, "object_store", store.check)
+        if redis is not None:
+            async def redis_ready() -> None:
+                await redis.ping()
+            # Redis is a cache: reported, but never a reason to refuse traffic.
+            add_readiness_check(app, "redis", redis_ready, critical=False)
+
+        sweeper = asyncio.create_task(run_sweeper(app.state.services, settings.storage))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            close = getattr(store, "close", None)
+            if close is not None:
+                await close()
+            if redis is not None:
+                await redis.aclose()
+            await engine.dispose()
+
+    app = create_service_app(settings, title="Unison storage", service_label=SERVICE_LABEL,
+                             audience="storage", lifespan=lifespan)
+    include_routes(app)
+    return app

@@ -1,0 +1,48 @@
+"""Storage service settings (env prefix STORAGE_, shared ones under UNISON_)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from unison_shared.settings import ServiceSettings
+
+
+class ObjectBackend(StrEnum):
+    FS = "fs"
+    S3 = "s3"
+
+
+class StorageOptions(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STORAGE_", extra="ignore")
+
+    object_backend: ObjectBackend = ObjectBackend.FS
+    object_fs_root: Path = Path(".devstack/objects")
+    s3_endpoint_url: str | None = None
+    s3_bucket: str = "unison-objects"
+    s3_region: str = "us-east-1"
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    # Per-tenant byte quota (0 = unlimited) and the largest single object accepted.
+    object_quota_bytes: int = 0
+    object_max_bytes: int = 5 * 1024**3
+    # HMAC key for presigned download URLs; dev/test derive one from the KEK keyring.
+    presign_secret: SecretStr | None = None
+    presign_max_seconds: int = 7 * 24 * 3600
+    memory_default_ttl_seconds: int = 3600
+    memory_keyspace_ttls: dict[str, int] = Field(default_factory=dict)
+    memory_max_ttl_seconds: int = 30 * 24 * 3600
+    sweep_interval_seconds: float = 30.0
+    sweep_batch_size: int = 1000
+    kv_sensitive_namespaces: list[str] = Field(default_factory=lambda: ["vault"])
+    vault_max_versions: int = 10
+    max_json_bytes: int = 1024 * 1024
+    legacy_object_max_bytes: int = 16 * 1024 * 1024
+
+
+class StorageSettings(ServiceSettings):
+    service_name: str = "storage"
+    storage: StorageOptions = Field(default_factory=StorageOptions)

@@ -1,0 +1,58 @@
+"""Builds the per-process domain services once, in the app's lifespan."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from unison_shared.crypto import Keyring
+
+from .audit.service import AuditService
+from .database import Database
+from .keys.service import DataKeyService
+from .kv.service import KVService
+from .memory.service import MemoryService
+from .objects.service import ObjectService
+from .objects.store import ObjectStore
+from .settings import StorageSettings
+from .vault.service import VaultService
+
+
+@dataclass
+class Services:
+    db: Database
+    redis: Redis | None
+    keys: DataKeyService
+    kv: KVService
+    memory: MemoryService
+    audit: AuditService
+    vault: VaultService
+    objects: ObjectService
+
+
+def presign_key(settings: StorageSettings, keyring: Keyring) -> bytes:
+    configured = settings.storage.presign_secret
+    if configured is not None:
+        return configured.get_secret_value().encode()
+    # No explicit key: derive one from the KEK so it is stable across replicas and restarts
+    # without ever reusing the KEK itself.
+    return hashlib.sha256(b"unison-presign:" + keyring.keys[keyring.current]).digest()
+
+
+def build_services(settings: StorageSettings, db: Database, redis: Redis | None,
+                   keyring: Keyring, store: ObjectStore) -> Services:
+    opts = settings.storage
+    keys = DataKeyService(keyring)
+    audit = AuditService(db)
+    return Services(
+        db=db,
+        redis=redis,
+        keys=keys,
+        kv=KVService(db, keys, set(opts.kv_sensitive_namespaces), opts.max_json_bytes),
+        memory=MemoryService(db, opts),
+        audit=audit,
+        vault=VaultService(db, keys, audit, opts.vault_max_versions),
+        objects=ObjectService(db, store, opts, presign_key(settings, keyring)),
+    )

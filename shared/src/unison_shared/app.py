@@ -1,0 +1,43 @@
+"""The pieces every service's `create_app(settings)` is built from."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+
+from fastapi import FastAPI
+
+from .auth import TokenVerifier
+from .errors import install_error_handlers
+from .health import Check, ReadinessCheck, health_router
+from .logging import configure_logging
+from .observability import Metrics, ObservabilityMiddleware
+from .settings import ServiceSettings
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def create_service_app(settings: ServiceSettings, *, title: str, service_label: str,
+                       audience: str, lifespan: Lifespan | None = None) -> FastAPI:
+    """A FastAPI app with logging, errors, auth verifier, metrics and health wired in.
+
+    The service adds its routers and readiness checks; its lifespan owns the engine,
+    Redis client and other per-process resources.
+    """
+    configure_logging(service_label, settings.log_level)
+    app = FastAPI(title=title, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.metrics = Metrics(service_label)
+    app.state.verifier = TokenVerifier(settings.auth, audience=audience)
+    app.state.readiness_checks = {}
+    install_error_handlers(app)
+    app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
+    app.include_router(health_router(service_label))
+    return app
+
+
+def add_readiness_check(app: FastAPI, name: str, check: ReadinessCheck,
+                        critical: bool = True) -> None:
+    app.state.readiness_checks[name] = Check(check, critical)
+
+

@@ -1,0 +1,85 @@
+"""The FastAPI dependency that authenticates a request and applies the identity rule:
+any `person_id`/`user_id` in the path, the query or a JSON body must be the caller's."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from fastapi import Request
+
+from ..errors import Forbidden, Unauthorized
+from .principal import Principal
+
+_IDENTITY_KEYS = ("person_id", "user_id")
+_MAX_DEPTH = 32
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """The caller and the scope every query of this request runs in."""
+
+    principal: Principal
+    tenant_id: str
+    person_id: str  # "" for tenant-level callers (workloads not acting for anyone)
+
+
+def _collect_ids(value: Any, found: set[str], depth: int = 0) -> None:
+    if depth > _MAX_DEPTH:
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in _IDENTITY_KEYS and isinstance(item, str | int) and item != "":
+                found.add(str(item))
+            _collect_ids(item, found, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _collect_ids(item, found, depth + 1)
+
+
+async def _named_persons(request: Request) -> set[str]:
+    found: set[str] = set()
+    for key in _IDENTITY_KEYS:
+        if key in request.path_params:
+            found.add(str(request.path_params[key]))
+        for item in request.query_params.getlist(key):
+            found.add(item)
+    ctype = request.headers.get("content-type", "")
+    if request.method in ("POST", "PUT", "PATCH") and ctype.startswith("application/json"):
+        raw = await request.body()
+        if raw:
+            # A malformed body is reported by the route's own validation.
+            with contextlib.suppress(orjson.JSONDecodeError):
+                _collect_ids(orjson.loads(raw), found)
+    return found
+
+
+async def authenticated(request: Request) -> RequestContext:
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthorized("missing bearer token")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("authorization must be 'Bearer <token>'")
+    verifier = request.app.state.verifier
+    principal: Principal = await verifier.verify(token.strip())
+    named = await _named_persons(request)
+    person = principal.person_id or ""
+    if named:
+        others = named - {principal.person_id}
+        if others:
+            if not principal.may_act_for_persons:
+                raise Forbidden("person_id does not match the token's person")
+            if len(named) > 1:
+                raise Forbidden("a request may act for one person only")
+            person = next(iter(named))
+    tenant = principal.household_id
+    if not tenant:
+        if not principal.is_service:
+            raise Forbidden("token names no household")
+        tenant = request.app.state.settings.auth.service_tenant
+    ctx = RequestContext(principal=principal, tenant_id=tenant, person_id=person)
+    request.state.ctx = ctx
+    return ctx

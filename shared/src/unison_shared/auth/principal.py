@@ -1,0 +1,53 @@
+"""Who is calling: the verified claims of a UnisonOS principal token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# A workload or service token acts for a person only with this explicit scope.
+ACT_FOR_PERSON_SCOPE = "persons:act"
+
+
+def _as_list(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(v for v in value.replace(",", " ").split() if v)
+    if isinstance(value, list | tuple):
+        return tuple(str(v) for v in value)
+    return ()
+
+
+@dataclass(frozen=True)
+class Principal:
+    sub: str
+    person_id: str | None
+    household_id: str | None
+    kind: str = "person"
+    roles: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
+    is_service: bool = False
+    claims: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_claims(cls, claims: dict[str, Any]) -> Principal:
+        roles = _as_list(claims.get("roles"))
+        is_service = (claims.get("type") == "service" and "service" in roles
+                      and str(claims.get("sub", "")).startswith("service-"))
+        person = claims.get("person_id")
+        household = claims.get("household_id")
+        return cls(
+            sub=str(claims.get("sub", "")),
+            person_id=str(person) if person else None,
+            household_id=str(household) if household else None,
+            kind=str(claims.get("principal_kind") or ("workload" if is_service else "person")),
+            roles=roles,
+            scopes=_as_list(claims.get("scopes", claims.get("scope"))),
+            is_service=is_service,
+            claims=claims,
+        )
+
+    @property
+    def may_act_for_persons(self) -> bool:
+        return (self.kind != "person" or self.is_service) and ACT_FOR_PERSON_SCOPE in self.scopes

@@ -1,0 +1,158 @@
+"""One error hierarchy for every service.
+
+New routes render errors as RFC 9457 `application/problem+json`; legacy routes (the
+paths existing UnisonOS callers use) keep FastAPI's `{"detail": ...}` shape for auth and
+validation failures, and their routers return `{"ok": false, "error": ...}` themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger("unison.errors")
+
+PROBLEM_TYPE_BASE = "https://unison.dev/problems/"
+NEW_API_PREFIX = "/v1"
+
+
+class UnisonError(Exception):
+    status = 500
+    code = "internal-error"
+    title = "Internal error"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra
+
+
+class BadRequest(UnisonError):
+    status, code, title = 400, "bad-request", "Bad request"
+
+
+class Unauthorized(UnisonError):
+    status, code, title = 401, "unauthorized", "Authentication required"
+
+
+class Forbidden(UnisonError):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(UnisonError):
+    status, code, title = 404, "not-found", "Not found"
+
+
+class Conflict(UnisonError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class Gone(UnisonError):
+    status, code, title = 410, "gone", "Gone"
+
+
+class PreconditionFailed(UnisonError):
+    status, code, title = 412, "precondition-failed", "Precondition failed"
+
+
+class PreconditionRequired(UnisonError):
+    status, code, title = 428, "precondition-required", "Precondition required"
+
+
+class PayloadTooLarge(UnisonError):
+    status, code, title = 413, "payload-too-large", "Payload too large"
+
+
+class RangeNotSatisfiable(UnisonError):
+    status, code, title = 416, "range-not-satisfiable", "Range not satisfiable"
+
+
+class ValidationFailed(UnisonError):
+    status, code, title = 422, "validation-failed", "Validation failed"
+
+
+class InsufficientStorage(UnisonError):
+    status, code, title = 507, "insufficient-storage", "Insufficient storage"
+
+
+class DependencyUnavailable(UnisonError):
+    status, code, title = 503, "dependency-unavailable", "A backing service is unavailable"
+
+
+def is_new_api(request: Request) -> bool:
+    return request.url.path.startswith(NEW_API_PREFIX)
+
+
+def problem_response(request: Request, status: int, code: str, title: str, detail: str,
+                     extra: dict[str, Any] | None = None,
+                     headers: dict[str, str] | None = None) -> JSONResponse:
+    if not is_new_api(request):
+        body: dict[str, Any] = {"detail": detail}
+        if extra:
+            body.update(extra)
+        return JSONResponse(body, status_code=status, headers=headers)
+    problem: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    request_id = request.headers.get("x-request-id") or getattr(request.state, "request_id", None)
+    if request_id:
+        problem["request_id"] = request_id
+    if extra:
+        problem.update(extra)
+    return JSONResponse(problem, status_code=status, media_type="application/problem+json",
+                        headers=headers)
+
+
+def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def unison_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, UnisonError)
+        headers = exc.extra.pop("headers", None) if exc.extra else None
+        return problem_response(request, exc.status, exc.code, exc.title, exc.detail,
+                                exc.extra or None, headers)
+
+    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = [
+            {"field": _field_name(e.get("loc", ())), "message": e.get("msg", "invalid")}
+            for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"field": "request", "message": "invalid"}
+        detail = f"{first['field']}: {first['message']}"
+        if not is_new_api(request):
+            # Legacy callers expect 400 for malformed bodies.
+            return JSONResponse({"ok": False, "error": "invalid-request", "detail": detail,
+                                 "errors": errors}, status_code=400)
+        return problem_response(request, 422, "validation-failed", "Validation failed", detail,
+                                {"errors": errors})
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        return problem_response(request, exc.status_code, f"http-{exc.status_code}",
+                                str(exc.detail), str(exc.detail),
+                                headers=dict(exc.headers) if exc.headers else None)
+
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Log the type and route only: exception messages can carry payload fragments.
+        logger.error("unhandled error on %s %s: %s", request.method, request.url.path,
+                     type(exc).__name__, exc_info=exc)
+        return problem_response(request, 500, "internal-error", "Internal error",
+                                "the server failed to handle this request")
+
+    app.add_exception_handler(UnisonError, unison_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected)

@@ -1,0 +1,101 @@
+"""Request ids, W3C traceparent and Prometheus metrics, as one pure ASGI middleware.
+
+Pure ASGI (not BaseHTTPMiddleware) so streaming uploads and downloads pass through
+without buffering, and the per-request overhead stays small on hot paths.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .logging import request_id_var
+
+logger = logging.getLogger("unison.http")
+
+_TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class Metrics:
+    """The per-app Prometheus registry (one per app so tests can build many apps)."""
+
+    def __init__(self, service: str) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "http_requests_total", "HTTP requests by route template and status",
+            ["service", "method", "route", "status"], registry=self.registry)
+        self.latency = Histogram(
+            "http_request_duration_seconds", "HTTP request latency by route template",
+            ["service", "method", "route"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.in_flight = Gauge("http_requests_in_flight", "Requests being served",
+                               ["service"], registry=self.registry)
+        self.service = service
+
+    def counter(self, name: str, doc: str, labels: list[str]) -> Counter:
+        return Counter(name, doc, labels, registry=self.registry)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class ObservabilityMiddleware:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = _header(scope, b"x-request-id")
+        if not rid or not _REQUEST_ID.match(rid):
+            rid = secrets.token_hex(16)
+        traceparent = _header(scope, b"traceparent")
+        if not traceparent or not _TRACEPARENT.match(traceparent):
+            traceparent = f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+        scope.setdefault("state", {})["request_id"] = rid
+        token = request_id_var.set(rid)
+        status_holder: dict[str, Any] = {"status": 500}
+        extra_headers = [(b"x-request-id", rid.encode()), (b"traceparent", traceparent.encode())]
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                message["headers"] = list(message.get("headers", [])) + extra_headers
+            await send(message)
+
+        started = time.perf_counter()
+        self.metrics.in_flight.labels(self.metrics.service).inc()
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            self.metrics.in_flight.labels(self.metrics.service).dec()
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope["method"]
+            status = status_holder["status"]
+            self.metrics.requests.labels(self.metrics.service, method, template,
+                                         str(status)).inc()
+            self.metrics.latency.labels(self.metrics.service, method, template).observe(elapsed)
+            if status >= 500:
+                logger.warning("request failed", extra={
+                    "method": method, "route": template, "status": status,
+                    "duration_ms": round(elapsed * 1000, 2)})
+            elif logger.isEnabledFor(logging.DEBUG):
+                logger.debug("request", extra={
+                    "method": method, "route": template, "status": status,
+                    "duration_ms": round(elapsed * 1000, 2)})
+            request_id_var.reset(token)

@@ -1,0 +1,61 @@
+"""Settings every service shares. Each service subclasses with its own env prefix."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class AuthSettings(BaseSettings):
+    """Token verification. HS256 for development and tests, RS256/JWKS in production."""
+
+    model_config = SettingsConfigDict(env_prefix="UNISON_AUTH_", extra="ignore")
+
+    hs256_secret: SecretStr | None = None
+    jwks_url: str | None = None
+    jwks_cache_seconds: int = 300
+    issuer: str | None = None
+    accept_service_tokens: bool = False
+    # Tokens without a household (service tokens) act in this tenant.
+    service_tenant: str = "system"
+    leeway_seconds: int = 30
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="UNISON_", extra="ignore")
+
+    service_name: str = "unison"
+    environment: Environment = Environment.PRODUCTION
+    database_url: SecretStr = SecretStr("postgresql+asyncpg://unison@127.0.0.1:5432/unison")
+    database_pool_size: int = 20
+    redis_url: str | None = None
+    log_level: str = "INFO"
+    state_dir: Path = Path(".devstack")
+    # Key-encryption keys: a JSON keyring inline or in a file ({"current": "v1",
+    # "keys": {"v1": "<base64 32 bytes>"}}). In dev a keyring is generated into state_dir.
+    kek_keyring: SecretStr | None = None
+    kek_keyring_file: Path | None = None
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+
+    @model_validator(mode="after")
+    def _sqlite_only_in_dev(self) -> ServiceSettings:
+        url = self.database_url.get_secret_value()
+        if url.startswith("sqlite") and self.environment is not Environment.DEV:
+            raise ValueError(
+                "SQLite is a development convenience only: set ENVIRONMENT=dev or point "
+                "the database URL at PostgreSQL"
+            )
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.PRODUCTION

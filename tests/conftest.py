@@ -1,0 +1,169 @@
+"""Session-wide real servers and per-test helpers.
+
+Each test gets its own household (tenant) id, so tests never see each other's rows even
+though they share one migrated database: the same isolation the platform gives tenants.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from unison_devstack.postgres import PostgresServer
+from unison_devstack.procs import free_port
+from unison_devstack.redis import RedisServer
+from unison_devstack.seaweedfs import ACCESS_KEY, SECRET_KEY, SeaweedServer
+from unison_devstack.tokens import mint_token
+
+from .servers import docker_available
+
+TEST_SECRET = "test-hs256-secret-that-is-long-enough-for-hmac"
+STORAGE_DB = "storage_test"
+
+
+@pytest.fixture(scope="session")
+def state_dir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="unison-tests-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres(state_dir: Path) -> Iterator[PostgresServer]:
+    if docker_available():
+        print("docker engine found; using the packaged PostgreSQL anyway for parity with CI")
+    server = PostgresServer(state_dir / "postgres", free_port(), fsync=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(state_dir: Path) -> Iterator[RedisServer]:
+    server = RedisServer(state_dir / "redis", free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def seaweed(state_dir: Path) -> Iterator[SeaweedServer]:
+    server = SeaweedServer(state_dir / "seaweed", free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def storage_db_url(postgres: PostgresServer) -> str:
+    from unison_storage.cli import run_migrations
+
+    postgres.drop_database(STORAGE_DB)
+    postgres.ensure_database(STORAGE_DB)
+    url = postgres.url(STORAGE_DB)
+    run_migrations(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def storage_env(storage_db_url: str, redis_server: RedisServer, state_dir: Path) -> dict[str, str]:
+    """Environment for a storage process (in-process app or a live uvicorn)."""
+    return {
+        "UNISON_ENVIRONMENT": "test",
+        "UNISON_DATABASE_URL": storage_db_url,
+        "UNISON_REDIS_URL": redis_server.url,
+        "UNISON_STATE_DIR": str(state_dir / "storage-state"),
+        "UNISON_AUTH_HS256_SECRET": TEST_SECRET,
+        "UNISON_AUTH_ACCEPT_SERVICE_TOKENS": "true",
+        "UNISON_LOG_LEVEL": "WARNING",
+        "STORAGE_OBJECT_FS_ROOT": str(state_dir / "objects"),
+    }
+
+
+def _settings(env: dict[str, str], **overrides: Any) -> Any:
+    from unison_storage.settings import StorageSettings
+
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return StorageSettings(**overrides)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def storage_settings_factory(storage_env: dict[str, str]) -> Callable[..., Any]:
+    return lambda **overrides: _settings(storage_env, **overrides)
+
+
+@pytest.fixture(scope="session")
+async def storage_app(storage_settings_factory: Callable[..., Any]) -> AsyncIterator[Any]:
+    from unison_storage.main import create_app
+
+    app = create_app(storage_settings_factory())
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def client(storage_app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=storage_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://storage") as c:
+        yield c
+
+
+class Caller:
+    """A person in a household, with a token and header helpers."""
+
+    def __init__(self, person_id: str, household_id: str, **claims: Any) -> None:
+        self.person_id = person_id
+        self.household_id = household_id
+        self.token = mint_token(TEST_SECRET, person_id=person_id, household_id=household_id,
+                                **claims)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture
+def make_caller() -> Callable[..., Caller]:
+    def make(person_id: str | None = None, household_id: str | None = None,
+             **claims: Any) -> Caller:
+        return Caller(person_id or f"p-{uuid.uuid4().hex[:10]}",
+                      household_id or f"h-{uuid.uuid4().hex[:10]}", **claims)
+    return make
+
+
+@pytest.fixture
+def alice(make_caller: Callable[..., Caller]) -> Caller:
+    return make_caller()
+
+
+@pytest.fixture
+def bob(make_caller: Callable[..., Caller]) -> Caller:
+    """A person in another household."""
+    return make_caller()
+
+
+@pytest.fixture(scope="session")
+def s3_env(seaweed: SeaweedServer) -> dict[str, str]:
+    return {
+        "STORAGE_OBJECT_BACKEND": "s3",
+        "STORAGE_S3_ENDPOINT_URL": seaweed.endpoint,
+        "STORAGE_S3_ACCESS_KEY_ID": ACCESS_KEY,
+        "STORAGE_S3_SECRET_ACCESS_KEY": SECRET_KEY,
+        "STORAGE_S3_BUCKET": f"unison-test-{uuid.uuid4().hex[:8]}",
+    }
