@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from .audit import router as audit
+from .compat import audit as legacy_audit
 from .compat import kv as legacy_kv
+from .compat import memory as legacy_memory
+from .compat import objects as legacy_objects
+from .compat import vault as legacy_vault
 from .kv import router as kv
+from .memory import router as memory
+from .objects import router as objects
+from .vault import router as vault
+from .whoami import router as whoami
 
 
 def include_routes(app: FastAPI) -> None:
-    app.include_router(kv.router)
-    app.include_router(legacy_kv.router)
+    for module in (kv, memory, vault, audit, objects, whoami):
+        app.include_router(module.router)
+    for legacy in (legacy_kv, legacy_memory, legacy_vault, legacy_audit, legacy_objects):
+        app.include_router(legacy.router)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .kv import repository as kv_repo
+from .memory import repository as memory_repo
 from .settings import StorageOptions
 
 if TYPE_CHECKING:
@@ -23,7 +24,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger("unison.storage.sweeper")
 
 SweepFn = Callable[[AsyncConnection, int], Awaitable[int]]
-SWEEPS: dict[str, SweepFn] = {"kv_records": kv_repo.sweep_expired}
+SWEEPS: dict[str, SweepFn] = {
+    "kv_records": kv_repo.sweep_expired,
+    "memory_entries": memory_repo.sweep_expired,
+}
 
 
 async def sweep_once(services: Services, batch: int) -> dict[str, int]:

@@ -1,0 +1,7 @@
+"""Legacy memory paths from contract.md (filled in by the memory domain)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["legacy"])
