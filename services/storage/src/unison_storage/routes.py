@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from . import whoami
 from .audit import router as audit
 from .compat import audit as legacy_audit
 from .compat import kv as legacy_kv
@@ -14,7 +15,6 @@ from .kv import router as kv
 from .memory import router as memory
 from .objects import router as objects
 from .vault import router as vault
-from .whoami import router as whoami
 
 
 def include_routes(app: FastAPI) -> None:
