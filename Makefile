@@ -1,0 +1,41 @@
+# The two commands a new user needs: `make up` and `make test`.
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+
+.PHONY: help install up down test test-fast lint bench clean
+
+help:
+	@echo "make up     start the platform locally (embedded PostgreSQL + Redis, storage on :8082)"
+	@echo "make down   stop what 'make up' started"
+	@echo "make test   run every test against real servers"
+	@echo "make lint   ruff + mypy"
+	@echo "make bench  run the benchmarks (docs/performance.md)"
+
+# Installs uv from PyPI when missing, then the locked environment.
+install:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
+		|| python3 -m pip install --quiet --disable-pip-version-check uv
+	@$(UV) sync --frozen --quiet
+
+up: install
+	@$(UV) run --frozen unison-devstack up
+
+down:
+	@$(UV) run --frozen unison-devstack down
+
+test: install
+	@$(UV) run --frozen pytest
+
+test-fast: install
+	@$(UV) run --frozen pytest -m "not slow"
+
+lint: install
+	@$(UV) run --frozen ruff check .
+	@$(UV) run --frozen mypy shared/src services/storage/src devstack/src
+
+bench: install
+	@$(UV) run --frozen python -m bench.run
+
+clean: down
+	rm -rf .devstack

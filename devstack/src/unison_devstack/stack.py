@@ -1,0 +1,130 @@
+"""The Docker-free local platform: real PostgreSQL and Redis from packages, migrations,
+and the services as background processes. State lives under one directory."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from .postgres import PostgresServer
+from .procs import port_open, spawn, stop_pid, stop_pid_file, write_pid
+from .redis import RedisServer
+
+STORAGE_DB = "storage"
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    state_dir: Path
+    postgres_port: int = 55432
+    redis_port: int = 56379
+    storage_port: int = 8082
+
+    @classmethod
+    def from_env(cls, state_dir: Path) -> StackConfig:
+        env = os.environ
+        return cls(
+            state_dir=state_dir.resolve(),
+            postgres_port=int(env.get("DEVSTACK_POSTGRES_PORT", 55432)),
+            redis_port=int(env.get("DEVSTACK_REDIS_PORT", 56379)),
+            storage_port=int(env.get("DEVSTACK_STORAGE_PORT", 8082)),
+        )
+
+    @property
+    def pids(self) -> Path:
+        return self.state_dir / "pids"
+
+    @property
+    def logs(self) -> Path:
+        return self.state_dir / "logs"
+
+
+def dev_secret(cfg: StackConfig) -> str:
+    """The HS256 secret: UNISON_AUTH_HS256_SECRET when set, else one generated once."""
+    configured = os.environ.get("UNISON_AUTH_HS256_SECRET")
+    if configured:
+        return configured
+    path = cfg.state_dir / "secrets" / "hs256"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def storage_env(cfg: StackConfig, pg: PostgresServer, redis: RedisServer) -> dict[str, str]:
+    return {
+        "UNISON_ENVIRONMENT": "dev",
+        "UNISON_DATABASE_URL": pg.url(STORAGE_DB),
+        "UNISON_REDIS_URL": redis.url,
+        "UNISON_STATE_DIR": str(cfg.state_dir / "storage"),
+        "UNISON_AUTH_HS256_SECRET": dev_secret(cfg),
+        "STORAGE_OBJECT_FS_ROOT": str(cfg.state_dir / "objects"),
+    }
+
+
+def _wait_ready(url: str, timeout: float, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            resp = httpx.get(url, timeout=2)
+            if resp.status_code == 200:
+                return
+            last = f"{resp.status_code} {resp.text[:200]}"
+        except httpx.HTTPError as exc:
+            last = type(exc).__name__
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} not ready after {timeout:.0f}s ({last}); see {log}")
+
+
+def up(cfg: StackConfig) -> dict[str, str]:
+    from unison_storage.cli import run_migrations
+
+    cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    pg = PostgresServer(cfg.state_dir / "postgres", cfg.postgres_port)
+    if not port_open(cfg.postgres_port):
+        pg.start()
+    pg.ensure_database(STORAGE_DB)
+    run_migrations(pg.url(STORAGE_DB))
+
+    redis = RedisServer(cfg.state_dir / "redis", cfg.redis_port)
+    if not port_open(cfg.redis_port):
+        write_pid(cfg.pids / "redis.pid", redis.start())
+
+    if port_open(cfg.storage_port):
+        raise RuntimeError(f"port {cfg.storage_port} is taken: run `make down` or set "
+                           "DEVSTACK_STORAGE_PORT")
+    log = cfg.logs / "storage.log"
+    proc = spawn(
+        [sys.executable, "-m", "uvicorn", "unison_storage.main:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(cfg.storage_port), "--no-access-log",
+         "--log-level", "warning"],
+        log, env=storage_env(cfg, pg, redis),
+    )
+    write_pid(cfg.pids / "storage.pid", proc.pid)
+    _wait_ready(f"http://127.0.0.1:{cfg.storage_port}/readyz", 60, log)
+    return {
+        "storage": f"http://127.0.0.1:{cfg.storage_port}",
+        "postgres": pg.url(STORAGE_DB, driver="postgresql"),
+        "redis": redis.url,
+    }
+
+
+def down(cfg: StackConfig) -> list[str]:
+    stopped = []
+    for name in ("storage", "redis"):
+        if stop_pid_file(cfg.pids / f"{name}.pid"):
+            stopped.append(name)
+    pg = PostgresServer(cfg.state_dir / "postgres", cfg.postgres_port)
+    if (pg.pgdata / "postmaster.pid").exists():
+        stop_pid(pg.pid())
+        stopped.append("postgres")
+    return stopped
