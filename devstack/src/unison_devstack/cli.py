@@ -20,7 +20,7 @@ def up_cmd(state_dir: StateDir = Path(".devstack")) -> None:
     """Start PostgreSQL, Redis and the services; print their URLs."""
     cfg = StackConfig.from_env(state_dir)
     urls = up(cfg)
-    typer.echo("Unison platform is up (state in %s):" % cfg.state_dir)
+    typer.echo(f"Unison platform is up (state in {cfg.state_dir}):")
     for name, url in urls.items():
         typer.echo(f"  {name:<9} {url}")
     typer.echo(f"  logs      {cfg.logs}")

