@@ -1,0 +1,50 @@
+"""The local runner behind `make up` / `make down`, end to end over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from unison_devstack.procs import free_port, port_open
+
+
+@pytest.mark.slow
+def test_up_serves_storage_and_down_stops_everything(tmp_path):
+    env = {**os.environ,
+           "DEVSTACK_STATE_DIR": str(tmp_path / "state"),
+           "DEVSTACK_POSTGRES_PORT": str(free_port()),
+           "DEVSTACK_REDIS_PORT": str(free_port()),
+           "DEVSTACK_STORAGE_PORT": str(free_port())}
+    env.pop("UNISON_AUTH_HS256_SECRET", None)
+    cli = [sys.executable, "-m", "unison_devstack.cli"]
+    storage_port = int(env["DEVSTACK_STORAGE_PORT"])
+    try:
+        up = subprocess.run([*cli, "up"], env=env, capture_output=True, text=True, timeout=180)
+        assert up.returncode == 0, up.stderr[-2000:]
+        assert f"http://127.0.0.1:{storage_port}" in up.stdout
+        assert "unison-devstack token --person" in up.stdout
+        token = subprocess.run([*cli, "token", "--person", "alice", "--household", "home"],
+                               env=env, capture_output=True, text=True, check=True
+                               ).stdout.strip()
+        base = f"http://127.0.0.1:{storage_port}"
+        headers = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(f"{base}/readyz").json()["ready"] is True
+        who = httpx.get(f"{base}/v1/whoami", headers=headers).json()
+        assert who["tenant_id"] == "home" and who["person_id"] == "alice"
+        put = httpx.put(f"{base}/kv/prefs/theme", json={"value": "dark"}, headers=headers)
+        assert put.json()["ok"] is True
+        assert httpx.get(f"{base}/kv/prefs/theme", headers=headers).json()["value"] == "dark"
+        # The generated development secret is private to its owner.
+        secret_file = tmp_path / "state" / "secrets" / "hs256"
+        assert oct(secret_file.stat().st_mode & 0o777) == "0o600"
+    finally:
+        down = subprocess.run([*cli, "down"], env=env, capture_output=True, text=True,
+                              timeout=60)
+    assert down.returncode == 0, down.stderr
+    assert "storage" in down.stdout and "postgres" in down.stdout
+    assert not port_open(storage_port)
+    assert not port_open(int(env["DEVSTACK_POSTGRES_PORT"]))
