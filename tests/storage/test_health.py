@@ -1,0 +1,56 @@
+"""Health, readiness and metrics of the storage service."""
+
+from __future__ import annotations
+
+import httpx
+
+from unison_devstack.procs import free_port
+
+
+async def test_health_and_ready_legacy_shapes(client):
+    for path in ("/health", "/healthz"):
+        assert (await client.get(path)).json() == {"status": "ok", "service": "unison-storage"}
+    r = await client.get("/readyz")
+    assert r.status_code == 200
+    assert r.json()["ready"] is True
+    assert r.json()["checks"]["postgres"] == "ok"
+
+
+async def test_metrics_is_prometheus_text(client, alice):
+    await client.get("/v1/whoami", headers=alice.headers)
+    r = await client.get("/metrics")
+    assert r.headers["content-type"].startswith("text/plain")
+    assert 'route="/v1/whoami"' in r.text
+
+
+async def test_ready_is_503_naming_postgres_when_database_is_unreachable(
+        storage_settings_factory):
+    from unison_storage.main import create_app
+
+    dead = f"postgresql+asyncpg://unison@127.0.0.1:{free_port()}/storage"
+    app = create_app(storage_settings_factory(database_url=dead))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://s") as c:
+            r = await c.get("/readyz")
+            assert r.status_code == 503
+            assert r.json()["failing"] == ["postgres"]
+            assert (await c.get("/healthz")).status_code == 200  # alive, just not ready
+
+
+async def test_ready_stays_200_when_only_redis_is_down(storage_settings_factory):
+    from unison_storage.main import create_app
+
+    app = create_app(storage_settings_factory(redis_url=f"redis://127.0.0.1:{free_port()}/0"))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://s") as c:
+            r = await c.get("/readyz")
+            assert r.status_code == 200, r.text
+            assert r.json()["checks"]["redis"].startswith("failing")
+
+
+async def test_whoami_reports_scope(client, alice):
+    r = await client.get("/v1/whoami", headers=alice.headers)
+    assert r.json()["tenant_id"] == alice.household_id
+    assert r.json()["person_id"] == alice.person_id
