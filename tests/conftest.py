@@ -11,6 +11,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,15 @@ async def storage_app(storage_settings_factory: Callable[..., Any]) -> AsyncIter
     app = create_app(storage_settings_factory())
     async with app.router.lifespan_context(app):
         yield app
+
+
+@asynccontextmanager
+async def running_client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client over an app whose lifespan (engine, store, sweeper) is running."""
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=transport, base_url="http://storage") as c:
+        yield c
 
 
 @pytest.fixture

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import httpx
-
 from unison_devstack.procs import free_port
+
+from ..conftest import running_client
 
 
 async def test_health_and_ready_legacy_shapes(client):
@@ -29,25 +29,21 @@ async def test_ready_is_503_naming_postgres_when_database_is_unreachable(
 
     dead = f"postgresql+asyncpg://unison@127.0.0.1:{free_port()}/storage"
     app = create_app(storage_settings_factory(database_url=dead))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://s") as c:
-            r = await c.get("/readyz")
-            assert r.status_code == 503
-            assert r.json()["failing"] == ["postgres"]
-            assert (await c.get("/healthz")).status_code == 200  # alive, just not ready
+    async with running_client(app) as c:
+        r = await c.get("/readyz")
+        assert r.status_code == 503
+        assert r.json()["failing"] == ["postgres"]
+        assert (await c.get("/healthz")).status_code == 200  # alive, just not ready
 
 
 async def test_ready_stays_200_when_only_redis_is_down(storage_settings_factory):
     from unison_storage.main import create_app
 
     app = create_app(storage_settings_factory(redis_url=f"redis://127.0.0.1:{free_port()}/0"))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://s") as c:
-            r = await c.get("/readyz")
-            assert r.status_code == 200, r.text
-            assert r.json()["checks"]["redis"].startswith("failing")
+    async with running_client(app) as c:
+        r = await c.get("/readyz")
+        assert r.status_code == 200, r.text
+        assert r.json()["checks"]["redis"].startswith("failing")
 
 
 async def test_whoami_reports_scope(client, alice):
