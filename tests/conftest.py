@@ -168,6 +168,47 @@ def bob(make_caller: Callable[..., Caller]) -> Caller:
     return make_caller()
 
 
+def start_storage_process(env: dict[str, str], log_path: Path,
+                          port: int | None = None) -> tuple[Any, str]:
+    """A real storage process (uvicorn) on a free port; returns (Popen, base URL)."""
+    import subprocess
+    import sys
+
+    from unison_devstack.procs import spawn, wait_until
+
+    port = port or free_port()
+    proc = spawn([sys.executable, "-m", "uvicorn", "unison_storage.main:create_app",
+                  "--factory", "--host", "127.0.0.1", "--port", str(port),
+                  "--no-access-log"], log_path, env=env)
+    base = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"storage exited early; see {log_path}")
+        try:
+            return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_until(ready, 60, "storage process")
+    except BaseException:
+        proc.terminate()
+        raise
+    assert isinstance(proc, subprocess.Popen)
+    return proc, base
+
+
+@pytest.fixture(scope="session")
+def live_storage(storage_env: dict[str, str], state_dir: Path) -> Iterator[str]:
+    """One live storage process for the session (real HTTP over loopback)."""
+    from unison_devstack.procs import stop_pid
+
+    proc, base = start_storage_process(storage_env, state_dir / "live-storage.log")
+    yield base
+    stop_pid(proc.pid)
+
+
 @pytest.fixture(scope="session")
 def s3_env(seaweed: SeaweedServer) -> dict[str, str]:
     return {
