@@ -31,8 +31,8 @@ def upgrade() -> None:
         tenant_id       text        NOT NULL,
         person_id       text        NOT NULL DEFAULT '',
         name            text        NOT NULL,
-        current_version integer     NOT NULL DEFAULT 0,
-        max_versions    integer     NOT NULL,
+        current_version integer     NOT NULL DEFAULT 0 CHECK (current_version >= 0),
+        max_versions    integer     NOT NULL CHECK (max_versions >= 1),
         metadata        jsonb       NOT NULL DEFAULT '{}'::jsonb,
         created_at      timestamptz NOT NULL DEFAULT now(),
         updated_at      timestamptz NOT NULL DEFAULT now(),
@@ -49,8 +49,15 @@ def upgrade() -> None:
         dek_version  integer     NOT NULL,
         created_at   timestamptz NOT NULL DEFAULT now(),
         destroyed_at timestamptz,
-        PRIMARY KEY (secret_id, version)
+        PRIMARY KEY (secret_id, version),
+        -- destroyed (crypto-erased) exactly when the ciphertext is gone
+        CHECK ((ciphertext IS NULL) = (destroyed_at IS NOT NULL))
     )""")
+    op.execute("COMMENT ON COLUMN vault_secrets.metadata IS "
+               "'caller metadata: stored in plain text, must never hold secret material'")
+    op.execute("COMMENT ON COLUMN vault_versions.ciphertext IS "
+               "'AES-256-GCM under the tenant data key dek_version; AAD = tenant, secret id, "
+               "version; NULL once destroyed'")
     enable_tenant_rls(op.execute, "vault_versions")
 
 

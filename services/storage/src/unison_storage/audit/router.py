@@ -1,7 +1,59 @@
-"""audit API under /v1/audit (filled in by the audit domain)."""
+"""Audit API under /v1/audit.
+
+Lists are newest first (descending seq) unless `order=asc`; the cursor is opaque and
+remembers the order it was issued for. `since` is inclusive, `until` exclusive; times
+without an offset are UTC.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Response
+
+from unison_shared.errors import NotFound
+
+from ..deps import Ctx, Svc
+from .repository import EventFilter
+from .schemas import AuditEvent, AuditEventIn, AuditPage, EventId, Text, VerifyResult
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+QText = Annotated[Text | None, Query(max_length=512)]
+
+
+@router.post("", status_code=201)
+async def append_event(body: AuditEventIn, ctx: Ctx, svc: Svc,
+                       response: Response) -> AuditEvent:
+    """201 with the new event; 200 with the original when `id` was already appended."""
+    event, created = await svc.audit.record(ctx, body)
+    response.status_code = 201 if created else 200
+    return event
+
+
+@router.get("")
+async def list_events(ctx: Ctx, svc: Svc, actor: QText = None, action: QText = None,
+                      target: QText = None, person_id: QText = None,
+                      since: datetime | None = None, until: datetime | None = None,
+                      order: Literal["desc", "asc"] = "desc",
+                      cursor: Annotated[str | None, Query(max_length=256)] = None,
+                      limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> AuditPage:
+    f = EventFilter(actor=actor, action=action, target=target, person_id=person_id,
+                    since=since, until=until)
+    return await svc.audit.list(ctx, f, cursor, limit, ascending=order == "asc")
+
+
+@router.post("/verify")
+async def verify_chain(ctx: Ctx, svc: Svc) -> VerifyResult:
+    """Recompute the tenant's whole hash chain (a verdict only, never content). POST, not
+    GET, so it cannot shadow an event whose id is `verify`."""
+    return await svc.audit.verify(ctx)
+
+
+@router.get("/{event_id}")
+async def get_event(event_id: Annotated[EventId, Path()], ctx: Ctx, svc: Svc) -> AuditEvent:
+    event = await svc.audit.get(ctx, event_id)
+    if event is None:
+        raise NotFound(f"no audit event {event_id}")
+    return event

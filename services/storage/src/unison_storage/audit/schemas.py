@@ -1,24 +1,50 @@
-"""Audit event models."""
+"""Audit event models.
+
+Text fields refuse NUL and lone surrogates (PostgreSQL text cannot hold either), so a bad
+field is a 422 naming the field rather than a database error.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+
+
+def storable(value: str) -> str:
+    """Refuse what a PostgreSQL text column cannot store."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode") from None
+    return value
+
+
+Storable = AfterValidator(storable)
+EventId = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]{1,128}$"), Storable]
+
+
+Text = Annotated[str, Storable]
+
+
+def _text(max_length: int) -> Any:
+    return Field(default=None, max_length=max_length)
 
 
 class AuditEventIn(BaseModel):
     """An event to append. `id` is the caller's idempotency key (a retry with the same id
     returns the first event instead of appending twice)."""
 
-    id: str | None = Field(default=None, max_length=128)
-    actor: str | None = Field(default=None, max_length=256)
-    action: str = Field(min_length=1, max_length=128)
-    target: str | None = Field(default=None, max_length=512)
-    decision_id: str | None = Field(default=None, max_length=128)
-    status: str | None = Field(default=None, max_length=64)
-    person_id: str | None = Field(default=None, max_length=128)
+    id: EventId | None = None
+    actor: Text | None = _text(256)
+    action: Text = Field(min_length=1, max_length=128)
+    target: Text | None = _text(512)
+    decision_id: Text | None = _text(128)
+    status: Text | None = _text(64)
+    person_id: Text | None = _text(128)
     payload: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -28,3 +54,15 @@ class AuditEvent(AuditEventIn):
     created_at: datetime
     prev_hash: str
     hash: str
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEvent]
+    next_cursor: str | None = Field(description="pass back as `cursor` for the next page")
+
+
+class VerifyResult(BaseModel):
+    valid: bool
+    checked: int = Field(description="events whose hash and link were checked")
+    first_broken_seq: int | None = None
+    reason: str | None = None

@@ -1,12 +1,71 @@
-"""Audit rules (placeholder until the audit domain lands; the signature of `append` is
-fixed: other domains, such as the vault, call it inside their own transaction)."""
+"""Audit rules: an append-only, per-tenant hash chain.
+
+Scoping: every event belongs to a tenant. A caller whose token names a person (or a
+workload acting for one) lists and reads only events whose `person_id` is that person;
+a workload token without a person sees the whole tenant. An event appended by a person
+token without a `person_id` is recorded as concerning that person, so its author can
+read it back. `verify` always walks the tenant's whole chain: it returns only a verdict,
+never content.
+
+Appends from every replica serialise on the tenant's audit_heads row (see repository),
+so the chain stays linear: seq 1..N with no gaps, each event's prev_hash equal to the
+hash of the event before it (the first links to 64 zeros).
+"""
 
 from __future__ import annotations
 
+import base64
+import json
+import uuid
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from unison_shared.auth import RequestContext
+from unison_shared.errors import BadRequest, Conflict, PayloadTooLarge, ValidationFailed
+
 from ..database import Database
-from .schemas import AuditEvent, AuditEventIn
+from . import repository as repo
+from .chain import GENESIS_HASH, event_hash
+from .repository import EventFilter, EventRow, Head
+from .schemas import AuditEvent, AuditEventIn, AuditPage, VerifyResult
+
+MAX_PAYLOAD_BYTES = 64 * 1024
+VERIFY_BATCH = 500
+
+
+def _to_event(row: EventRow) -> AuditEvent:
+    fields = asdict(row)
+    fields.pop("tenant_id")
+    return AuditEvent(**fields)
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def encode_payload(payload: dict[str, Any]) -> str:
+    """The payload as JSON text, refusing what jsonb cannot store (NUL, NaN, Infinity)."""
+    if _has_nul(payload):
+        raise ValidationFailed("payload: strings must not contain NUL characters")
+    try:
+        encoded = json.dumps(payload, ensure_ascii=False, allow_nan=False)
+        size = len(encoded.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise ValidationFailed("payload: strings must be valid Unicode") from exc
+    except ValueError as exc:
+        raise ValidationFailed("payload: NaN and Infinity are not JSON values") from exc
+    if size > MAX_PAYLOAD_BYTES:
+        raise PayloadTooLarge(f"payload is {size} bytes; the limit is {MAX_PAYLOAD_BYTES}")
+    return encoded
 
 
 class AuditService:
@@ -15,5 +74,125 @@ class AuditService:
 
     async def append(self, conn: AsyncConnection, tenant_id: str,
                      event: AuditEventIn) -> AuditEvent:
-        """Append one event to the tenant's hash chain inside the caller's transaction."""
-        raise NotImplementedError("audit domain not built yet")
+        """Append one event to the tenant's hash chain inside the caller's transaction.
+
+        The head stays locked until the caller's transaction ends, so keep that
+        transaction short. A retry with an id already in the chain returns the first
+        event unchanged."""
+        return (await self.append_once(conn, tenant_id, event))[0]
+
+    async def append_once(self, conn: AsyncConnection, tenant_id: str,
+                          event: AuditEventIn) -> tuple[AuditEvent, bool]:
+        """`append`, also telling whether this call created the event."""
+        payload_json = encode_payload(event.payload)
+        head, stored_payload = await repo.lock_head(conn, tenant_id, GENESIS_HASH,
+                                                    payload_json)
+        # Looked up only once the head is locked: a concurrent retry with the same id has
+        # then either committed (and is found) or not appended at all.
+        if event.id is not None:
+            existing = await repo.get(conn, tenant_id, event.id)
+            if existing is not None:
+                return _to_event(existing), False
+        record: dict[str, Any] = {
+            "tenant_id": tenant_id, "seq": head.seq + 1, "id": event.id or str(uuid.uuid4()),
+            "actor": event.actor, "action": event.action, "target": event.target,
+            "decision_id": event.decision_id, "status": event.status,
+            "person_id": event.person_id, "payload": stored_payload,
+            "created_at": datetime.now(UTC), "prev_hash": head.hash,
+        }
+        record["hash"] = event_hash(record)
+        await repo.insert(conn, record, payload_json)
+        await repo.set_head(conn, tenant_id, Head(record["seq"], record["hash"]))
+        return _to_event(EventRow(**record)), True
+
+    async def record(self, ctx: RequestContext, event: AuditEventIn) -> tuple[AuditEvent, bool]:
+        """Append in a transaction of its own (the HTTP routes); returns (event, created)."""
+        if ctx.person_id and event.person_id is None:
+            event = event.model_copy(update={"person_id": ctx.person_id})
+        async with self.db.scoped(ctx) as conn:
+            appended, created = await self.append_once(conn, ctx.tenant_id, event)
+        if not created and ctx.person_id and appended.person_id != ctx.person_id:
+            # The id belongs to someone else's event: say so without showing it.
+            raise Conflict("id: an event with this id already exists")
+        return appended, created
+
+    async def get(self, ctx: RequestContext, event_id: str) -> AuditEvent | None:
+        async with self.db.scoped(ctx) as conn:
+            row = await repo.get(conn, ctx.tenant_id, event_id, ctx.person_id or None)
+        return _to_event(row) if row else None
+
+    async def list(self, ctx: RequestContext, f: EventFilter, cursor: str | None,
+                   limit: int, ascending: bool) -> AuditPage:
+        if ctx.person_id:
+            # The identity rule already refused any other person; pin the filter to the
+            # caller so a person never sees events about someone else.
+            f = EventFilter(**{**asdict(f), "person_id": ctx.person_id})
+        f = EventFilter(**{**asdict(f), "since": _utc("since", f.since),
+                           "until": _utc("until", f.until)})
+        after = _decode_cursor(cursor, ascending) if cursor else None
+        async with self.db.scoped(ctx) as conn:
+            rows = await repo.list_events(conn, ctx.tenant_id, f, after, ascending, limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = _encode_cursor(rows[-1].seq, ascending) if more else None
+        return AuditPage(items=[_to_event(r) for r in rows], next_cursor=next_cursor)
+
+    async def verify(self, ctx: RequestContext, batch: int = VERIFY_BATCH) -> VerifyResult:
+        """Recompute the tenant's chain up to the head seen at the start, batch by batch
+        (never the whole chain in memory); report the first broken link."""
+        async with self.db.scoped(ctx) as conn:
+            head = await repo.get_head(conn, ctx.tenant_id)
+        if head is None:
+            return VerifyResult(valid=True, checked=0)
+        prev_hash, expected, checked = GENESIS_HASH, 1, 0
+
+        def broken(seq: int, reason: str) -> VerifyResult:
+            return VerifyResult(valid=False, checked=checked, first_broken_seq=seq,
+                                reason=reason)
+
+        while expected <= head.seq:
+            async with self.db.scoped(ctx) as conn:
+                rows = await repo.chain_batch(conn, ctx.tenant_id, expected - 1, head.seq,
+                                              batch)
+            if not rows:
+                return broken(expected, f"event {expected} is missing")
+            for row in rows:
+                if row.seq != expected:
+                    return broken(expected, f"event {expected} is missing")
+                if row.prev_hash != prev_hash:
+                    return broken(row.seq, "prev_hash does not match the previous event's hash")
+                if event_hash(asdict(row)) != row.hash:
+                    return broken(row.seq, "hash does not match the event's content")
+                prev_hash, expected, checked = row.hash, expected + 1, checked + 1
+        if prev_hash != head.hash:
+            return broken(head.seq, "the chain head does not match the last event")
+        return VerifyResult(valid=True, checked=checked)
+
+
+def _utc(field: str, value: datetime | None) -> datetime | None:
+    """Query times in UTC; a time without an offset is taken as UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise BadRequest(f"{field}: out of range") from exc
+
+
+def _encode_cursor(seq: int, ascending: bool) -> str:
+    return base64.urlsafe_b64encode(f"{'a' if ascending else 'd'}:{seq}".encode()).decode()
+
+
+def _decode_cursor(cursor: str, ascending: bool) -> int:
+    try:
+        direction, _, seq = base64.b64decode(cursor.encode(), altchars=b"-_",
+                                             validate=True).decode().partition(":")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("cursor is not one this service issued") from exc
+    if not (seq.isascii() and seq.isdigit() and len(seq) <= 18) or direction not in ("a", "d"):
+        raise BadRequest("cursor is not one this service issued")
+    if (direction == "a") != ascending:
+        raise BadRequest("cursor was issued for the other order")
+    return int(seq)

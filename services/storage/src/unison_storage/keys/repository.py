@@ -42,10 +42,25 @@ async def insert_if_absent(conn: AsyncConnection, key: WrappedKey) -> None:
         {"t": key.tenant_id, "v": key.version, "k": key.kek_version, "w": key.wrapped_key})
 
 
-async def all_keys(conn: AsyncConnection) -> list[WrappedKey]:
+async def all_keys(conn: AsyncConnection, lock: bool = False) -> list[WrappedKey]:
+    # A rewrap locks the rows it rewrites so two rewraps (CLI and admin route, or two
+    # replicas) cannot interleave on one key.
+    suffix = " FOR UPDATE" if lock else ""
     rows = (await conn.execute(text(
-        f"SELECT {_COLUMNS} FROM tenant_data_keys ORDER BY tenant_id, version"))).all()
+        f"SELECT {_COLUMNS} FROM tenant_data_keys ORDER BY tenant_id, version{suffix}"))).all()
     return [WrappedKey(*r) for r in rows]
+
+
+async def count_by_kek(conn: AsyncConnection) -> dict[str, int]:
+    """How many data keys each KEK version wraps: a KEK can be retired at zero."""
+    rows = (await conn.execute(text(
+        "SELECT kek_version, count(*) FROM tenant_data_keys GROUP BY kek_version"))).all()
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
+async def lock_rotation(conn: AsyncConnection) -> None:
+    """Serialise KEK rotations across processes for the rest of the transaction."""
+    await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('unison:kek-rotation'))"))
 
 
 async def rewrap(conn: AsyncConnection, tenant_id: str, version: int, kek_version: str,

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from unison_shared.crypto import Keyring, new_data_key, open_sealed, record_aad, seal
+from unison_shared.crypto import (
+    CryptoError,
+    Keyring,
+    new_data_key,
+    open_sealed,
+    record_aad,
+    seal,
+)
 
 from . import repository as repo
 from .repository import WrappedKey
@@ -50,19 +57,35 @@ class DataKeyService:
         return self._unwrap(wrapped)
 
     async def encrypt(self, conn: AsyncConnection, tenant_id: str, kind: str, record_id: str,
-                      plaintext: bytes) -> tuple[int, bytes]:
+                      plaintext: bytes, record_version: int = 0) -> tuple[int, bytes]:
+        """Seal under the tenant's newest data key; returns (data key version, blob).
+        `record_version` joins the AAD so a blob cannot be replayed as another version."""
         version, key = await self._current(conn, tenant_id)
-        return version, seal(key, plaintext, record_aad(tenant_id, kind, record_id))
+        return version, seal(key, plaintext,
+                             record_aad(tenant_id, kind, record_id, record_version))
 
     async def decrypt(self, conn: AsyncConnection, tenant_id: str, kind: str, record_id: str,
-                      dek_version: int, blob: bytes) -> bytes:
-        key = await self._by_version(conn, tenant_id, dek_version)
-        return open_sealed(key, blob, record_aad(tenant_id, kind, record_id))
+                      dek_version: int, blob: bytes, record_version: int = 0) -> bytes:
+        """Open a blob; raises CryptoError on tampering, a wrong AAD, or a missing key."""
+        try:
+            key = await self._by_version(conn, tenant_id, dek_version)
+        except LookupError as exc:
+            raise CryptoError(str(exc)) from exc
+        return open_sealed(key, blob, record_aad(tenant_id, kind, record_id, record_version))
+
+    async def rotate_data_key(self, conn: AsyncConnection, tenant_id: str) -> int:
+        """Add a new data key version for the tenant: new writes use it, and blobs sealed
+        under older versions keep opening (each blob records its data key version)."""
+        latest = await repo.latest(conn, tenant_id)
+        version = (latest.version if latest else 0) + 1
+        kek_version, blob = self.keyring.wrap(new_data_key(), _key_aad(tenant_id, version))
+        await repo.insert_if_absent(conn, WrappedKey(tenant_id, version, kek_version, blob))
+        return version
 
     async def rewrap_all(self, conn: AsyncConnection, new_ring: Keyring) -> int:
         """Re-wrap every tenant's data keys under new_ring's current KEK (a system job)."""
         count = 0
-        for wrapped in await repo.all_keys(conn):
+        for wrapped in await repo.all_keys(conn, lock=True):
             if wrapped.kek_version == new_ring.current:
                 continue
             plain = new_ring.unwrap(wrapped.kek_version, wrapped.wrapped_key,

@@ -1,10 +1,55 @@
-"""Vault rules (placeholder until the vault domain lands)."""
+"""Vault rules: named secrets per tenant and person, encrypted with the tenant's data key,
+versioned, check-and-set on write, soft delete, undelete and destroy (crypto-erase).
+
+Every operation appends an audit event inside its own transaction, so a change and its
+audit record commit together or not at all. Events carry the name and version numbers,
+never the value. Reads audit their failures too (not found, gone, integrity): the read
+outcome is decided inside the transaction, the event is appended, and the error is
+raised only after the commit.
+
+A ciphertext that fails authentication (tampered, copied to another row or tenant, or
+its data key missing) is server-side corruption the caller cannot fix: it answers 500
+with code `integrity-error`, is logged with ids only, and is audited.
+"""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from unison_shared.auth import RequestContext
+from unison_shared.crypto import CryptoError
+from unison_shared.errors import BadRequest, Gone, NotFound, PreconditionFailed, UnisonError
+
+from ..audit.schemas import AuditEventIn
 from ..audit.service import AuditService
 from ..database import Database
+from ..keys import rotation
 from ..keys.service import DataKeyService
+from . import repository as repo
+from . import rules
+from .repository import SecretRow
+from .schemas import DestroyResult, SecretDetail, SecretMetadata, SecretPage, SecretValue
+from .schemas import VersionInfo as VersionOut
+
+logger = logging.getLogger("unison.storage.vault")
+
+AAD_KIND = "vault"
+VersionList = list[int]  # (the class below has a method named `list`)
+
+
+class VaultIntegrityError(UnisonError):
+    status, code, title = 500, "integrity-error", "Stored secret failed its integrity check"
+
+
+def _meta(row: SecretRow) -> SecretMetadata:
+    return SecretMetadata(name=row.name, version=row.current_version,
+                          max_versions=row.max_versions, metadata=row.metadata,
+                          created_at=row.created_at, updated_at=row.updated_at,
+                          deleted_at=row.deleted_at)
 
 
 class VaultService:
@@ -14,3 +59,157 @@ class VaultService:
         self.keys = keys
         self.audit = audit
         self.max_versions = max_versions
+
+    async def _audit(self, conn: AsyncConnection, ctx: RequestContext, action: str,
+                     target: str, status: str = "ok", **payload: Any) -> None:
+        await self.audit.append(conn, ctx.tenant_id, AuditEventIn(
+            actor=ctx.principal.sub[:256] or None, action=action, target=f"vault:{target}",
+            person_id=ctx.person_id or None, status=status, payload=payload))
+
+    async def put(self, ctx: RequestContext, name: str, value: str,
+                  metadata: dict[str, Any] | None = None, cas: int | None = None,
+                  max_versions: int | None = None,
+                  if_match: str | None = None) -> tuple[SecretMetadata, bool]:
+        """Write a new version; returns the metadata and whether the secret was created."""
+        rules.check_name(name)
+        plain = rules.encode_value(value)
+        meta_json = rules.encode_metadata(metadata)
+        if max_versions is not None and max_versions > self.max_versions:
+            raise BadRequest(f"max_versions: at most {self.max_versions}")
+        expected = rules.expected_version(cas, if_match)
+        t, p = ctx.tenant_id, ctx.person_id
+        async with self.db.scoped(ctx) as conn:
+            created = await repo.create_if_absent(conn, t, p, name,
+                                                  max_versions or self.max_versions,
+                                                  meta_json or "{}")
+            # The row lock serialises writers of one secret on every replica.
+            row = await repo.get_secret(conn, t, p, name, lock=True)
+            assert row is not None
+            if expected is not None and row.current_version != expected:
+                raise PreconditionFailed(
+                    f"cas: expected version {expected}, the current version is "
+                    f"{row.current_version}")
+            version = row.current_version + 1
+            dek, blob = await self.keys.encrypt(conn, t, AAD_KIND, str(row.id), plain, version)
+            await repo.insert_version(conn, t, row.id, version, blob, dek)
+            row = await repo.finish_write(conn, t, p, row.id, version,
+                                          None if created else meta_json, max_versions)
+            await repo.prune(conn, t, row.id, version, row.max_versions)
+            await self._audit(conn, ctx, "vault.write", name, version=version)
+        return _meta(row), created
+
+    async def read(self, ctx: RequestContext, name: str,
+                   version: int | None = None) -> SecretValue:
+        rules.check_name(name)
+        error: UnisonError | None = None
+        result: SecretValue | None = None
+        async with self.db.scoped(ctx) as conn:
+            row = await repo.get_secret(conn, ctx.tenant_id, ctx.person_id, name)
+            wanted = version or (row.current_version if row else 0)
+            if row is None:
+                error = NotFound(f"no secret named {name}")
+            elif row.deleted_at is not None:
+                error = Gone(f"secret {name} is deleted; POST .../undelete restores it")
+            else:
+                result, error = await self._open(conn, ctx, row, wanted)
+            await self._audit(conn, ctx, "vault.read", name,
+                              "ok" if error is None else error.code, version=wanted)
+        if error is not None:
+            raise error
+        assert result is not None
+        return result
+
+    async def _open(self, conn: AsyncConnection, ctx: RequestContext, row: SecretRow,
+                    version: int) -> tuple[SecretValue | None, UnisonError | None]:
+        stored = await repo.get_version(conn, ctx.tenant_id, row.id, version)
+        if stored is None:
+            return None, NotFound(f"secret {row.name} has no version {version}")
+        if stored.ciphertext is None:
+            return None, Gone(f"version {version} of {row.name} was destroyed")
+        try:
+            plain = await self.keys.decrypt(conn, ctx.tenant_id, AAD_KIND, str(row.id),
+                                            stored.dek_version, stored.ciphertext, version)
+        except CryptoError:
+            logger.error("vault ciphertext failed authentication",
+                         extra={"tenant_id": ctx.tenant_id, "record_id": str(row.id),
+                                "record_version": version})
+            return None, VaultIntegrityError(
+                f"version {version} of {row.name} failed its integrity check and was not "
+                "returned; the operators have been alerted by the server log")
+        return SecretValue(name=row.name, version=version, value=plain.decode(),
+                           metadata=row.metadata, created_at=stored.created_at), None
+
+    async def metadata(self, ctx: RequestContext, name: str) -> SecretDetail:
+        rules.check_name(name)
+        async with self.db.scoped(ctx) as conn:
+            row = await repo.get_secret(conn, ctx.tenant_id, ctx.person_id, name)
+            if row is None:
+                raise NotFound(f"no secret named {name}")
+            versions = await repo.list_versions(conn, ctx.tenant_id, row.id)
+            await self._audit(conn, ctx, "vault.metadata", name, version=row.current_version)
+        return SecretDetail(**_meta(row).model_dump(), versions=[
+            VersionOut(version=v.version, created_at=v.created_at,
+                       destroyed=v.destroyed_at is not None, destroyed_at=v.destroyed_at)
+            for v in versions])
+
+    async def list(self, ctx: RequestContext, prefix: str, cursor: str | None, limit: int,
+                   include_deleted: bool = False) -> SecretPage:
+        after = rules.decode_cursor(cursor)
+        async with self.db.scoped(ctx) as conn:
+            rows = await repo.list_secrets(conn, ctx.tenant_id, ctx.person_id, prefix, after,
+                                           limit + 1, include_deleted)
+            page = rows[:limit]
+            await self._audit(conn, ctx, "vault.list", f"{prefix}*", count=len(page))
+        next_cursor = rules.encode_cursor(page[-1].name) if len(rows) > limit else None
+        return SecretPage(items=[_meta(r) for r in page], next_cursor=next_cursor)
+
+    async def delete(self, ctx: RequestContext, name: str) -> None:
+        """Soft delete: reads answer 410 and lists hide it until undelete or a new write."""
+        rules.check_name(name)
+        async with self.db.scoped(ctx) as conn:
+            row = await repo.set_deleted(conn, ctx.tenant_id, ctx.person_id, name, True)
+            if row is None:
+                raise NotFound(f"no secret named {name}")
+            await self._audit(conn, ctx, "vault.delete", name, version=row.current_version)
+
+    async def undelete(self, ctx: RequestContext, name: str) -> SecretMetadata:
+        rules.check_name(name)
+        async with self.db.scoped(ctx) as conn:
+            row = await repo.set_deleted(conn, ctx.tenant_id, ctx.person_id, name, False)
+            if row is None:
+                raise NotFound(f"no secret named {name}")
+            await self._audit(conn, ctx, "vault.undelete", name, version=row.current_version)
+        return _meta(row)
+
+    async def destroy(self, ctx: RequestContext, name: str,
+                      versions: VersionList | None) -> DestroyResult:
+        """Crypto-erase versions (None = all): their ciphertext is set to NULL, so no key
+        can ever open them again. The metadata and version numbers stay."""
+        rules.check_name(name)
+        async with self.db.scoped(ctx) as conn:
+            row = await repo.get_secret(conn, ctx.tenant_id, ctx.person_id, name, lock=True)
+            if row is None:
+                raise NotFound(f"no secret named {name}")
+            if versions is not None:
+                known = {v.version for v in await repo.list_versions(conn, ctx.tenant_id,
+                                                                     row.id)}
+                missing = sorted(set(versions) - known)
+                if missing:
+                    raise NotFound(f"versions: {missing} do not exist for {name}")
+            destroyed = await repo.destroy(conn, ctx.tenant_id, row.id, versions)
+            await self._audit(conn, ctx, "vault.destroy", name, versions=destroyed)
+        return DestroyResult(name=name, destroyed=destroyed)
+
+    async def rotate_data_key(self, ctx: RequestContext) -> int:
+        """A new data key version for the caller's tenant; old ciphertexts keep opening."""
+        async with self.db.scoped(ctx) as conn:
+            version = await self.keys.rotate_data_key(conn, ctx.tenant_id)
+            await self._audit(conn, ctx, "vault.rotate-data-key", "*", data_key_version=version)
+        return version
+
+    async def rotate_kek(self, ctx: RequestContext, path: Path) -> rotation.RotationResult:
+        result = await rotation.rotate_kek(self.db, self.keys, path)
+        async with self.db.scoped(ctx) as conn:
+            await self._audit(conn, ctx, "vault.rotate-kek", "*",
+                              kek_version=result.kek_version, rewrapped=result.rewrapped)
+        return result

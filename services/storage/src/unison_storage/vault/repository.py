@@ -1,0 +1,143 @@
+"""SQL for vault_secrets and vault_versions. Secret rows are always found by tenant AND
+person AND name; version rows by tenant AND the id of a secret found that way."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+@dataclass(frozen=True)
+class SecretRow:
+    id: uuid.UUID
+    name: str
+    current_version: int
+    max_versions: int
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    version: int
+    ciphertext: bytes | None
+    dek_version: int
+    created_at: datetime
+    destroyed_at: datetime | None
+
+
+_S_COLS = ("id, name, current_version, max_versions, metadata, created_at, updated_at, "
+           "deleted_at")
+_V_COLS = "version, ciphertext, dek_version, created_at, destroyed_at"
+_SCOPE = "tenant_id = :t AND person_id = :p"
+
+
+async def get_secret(conn: AsyncConnection, t: str, p: str, name: str,
+                     lock: bool = False) -> SecretRow | None:
+    suffix = " FOR UPDATE" if lock else ""
+    row = (await conn.execute(text(
+        f"SELECT {_S_COLS} FROM vault_secrets WHERE {_SCOPE} AND name = :n{suffix}"),
+        {"t": t, "p": p, "n": name})).first()
+    return SecretRow(*row) if row else None
+
+
+async def create_if_absent(conn: AsyncConnection, t: str, p: str, name: str,
+                           max_versions: int, metadata_json: str) -> bool:
+    """Insert an empty secret (version 0); False when it already exists. Concurrent
+    creators block on the unique index, so exactly one sees True."""
+    result = await conn.execute(text(
+        "INSERT INTO vault_secrets (id, tenant_id, person_id, name, max_versions, metadata) "
+        "VALUES (:id, :t, :p, :n, :mv, CAST(:m AS jsonb)) "
+        "ON CONFLICT (tenant_id, person_id, name) DO NOTHING"),
+        {"id": uuid.uuid4(), "t": t, "p": p, "n": name, "mv": max_versions, "m": metadata_json})
+    return bool(result.rowcount)
+
+
+async def insert_version(conn: AsyncConnection, t: str, secret_id: uuid.UUID, version: int,
+                         ciphertext: bytes, dek_version: int) -> None:
+    await conn.execute(text(
+        "INSERT INTO vault_versions (tenant_id, secret_id, version, ciphertext, dek_version) "
+        "VALUES (:t, :s, :v, :c, :d)"),
+        {"t": t, "s": secret_id, "v": version, "c": ciphertext, "d": dek_version})
+
+
+async def finish_write(conn: AsyncConnection, t: str, p: str, secret_id: uuid.UUID,
+                       version: int, metadata_json: str | None,
+                       max_versions: int | None) -> SecretRow:
+    """Point the secret at its new version; a write also undoes a soft delete."""
+    row = (await conn.execute(text(f"""
+        UPDATE vault_secrets SET current_version = :v, updated_at = now(), deleted_at = NULL,
+            metadata = COALESCE(CAST(:m AS jsonb), metadata),
+            max_versions = COALESCE(CAST(:mv AS integer), max_versions)
+        WHERE {_SCOPE} AND id = :s RETURNING {_S_COLS}"""),
+        {"t": t, "p": p, "s": secret_id, "v": version, "m": metadata_json,
+         "mv": max_versions})).one()
+    return SecretRow(*row)
+
+
+async def prune(conn: AsyncConnection, t: str, secret_id: uuid.UUID, newest: int,
+                keep: int) -> int:
+    """Delete versions older than the newest `keep` (their ciphertext goes with them)."""
+    result = await conn.execute(text(
+        "DELETE FROM vault_versions WHERE tenant_id = :t AND secret_id = :s "
+        "AND version <= :cut"), {"t": t, "s": secret_id, "cut": newest - keep})
+    return int(result.rowcount or 0)
+
+
+async def get_version(conn: AsyncConnection, t: str, secret_id: uuid.UUID,
+                      version: int) -> VersionRow | None:
+    row = (await conn.execute(text(
+        f"SELECT {_V_COLS} FROM vault_versions WHERE tenant_id = :t AND secret_id = :s "
+        "AND version = :v"), {"t": t, "s": secret_id, "v": version})).first()
+    return VersionRow(*row) if row else None
+
+
+async def list_versions(conn: AsyncConnection, t: str, secret_id: uuid.UUID) -> list[VersionRow]:
+    # The ciphertext column is not selected: metadata never needs it.
+    rows = (await conn.execute(text(
+        "SELECT version, NULL, dek_version, created_at, destroyed_at FROM vault_versions "
+        "WHERE tenant_id = :t AND secret_id = :s ORDER BY version"),
+        {"t": t, "s": secret_id})).all()
+    return [VersionRow(*r) for r in rows]
+
+
+async def set_deleted(conn: AsyncConnection, t: str, p: str, name: str,
+                      deleted: bool) -> SecretRow | None:
+    """Soft delete or undelete; keeps the first deletion time on a repeated delete."""
+    row = (await conn.execute(text(f"""
+        UPDATE vault_secrets SET deleted_at = CASE WHEN :d THEN COALESCE(deleted_at, now())
+                                                   ELSE NULL END
+        WHERE {_SCOPE} AND name = :n RETURNING {_S_COLS}"""),
+        {"t": t, "p": p, "n": name, "d": deleted})).first()
+    return SecretRow(*row) if row else None
+
+
+async def destroy(conn: AsyncConnection, t: str, secret_id: uuid.UUID,
+                  versions: list[int] | None) -> list[int]:
+    """Crypto-erase: drop the ciphertext of the given versions (None = all)."""
+    result = await conn.execute(text(
+        "UPDATE vault_versions SET ciphertext = NULL, "
+        "destroyed_at = COALESCE(destroyed_at, now()) "
+        "WHERE tenant_id = :t AND secret_id = :s "
+        "AND (CAST(:all AS boolean) OR version = ANY(CAST(:vs AS integer[]))) "
+        "RETURNING version"),
+        {"t": t, "s": secret_id, "all": versions is None, "vs": versions or []})
+    return sorted(int(r[0]) for r in result.all())
+
+
+async def list_secrets(conn: AsyncConnection, t: str, p: str, prefix: str, after: str,
+                       limit: int, include_deleted: bool) -> list[SecretRow]:
+    rows = (await conn.execute(text(
+        f"SELECT {_S_COLS} FROM vault_secrets WHERE {_SCOPE} AND name > :after "
+        "AND starts_with(name, :prefix) AND (CAST(:all AS boolean) OR deleted_at IS NULL) "
+        "ORDER BY name LIMIT :lim"),
+        {"t": t, "p": p, "after": after, "prefix": prefix, "all": include_deleted,
+         "lim": limit})).all()
+    return [SecretRow(*r) for r in rows]
