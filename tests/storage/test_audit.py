@@ -4,6 +4,7 @@ chain's verification (including a tampered row), isolation and the legacy shape.
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 from datetime import UTC, datetime, timedelta
 
@@ -201,7 +202,10 @@ async def test_verify_reports_deleted_event(client, alice, postgres):
     ("get", "/v1/audit?order=sideways", None),
 ])
 async def test_bad_input_is_4xx_with_reason(client, alice, method, path, body):
-    r = await client.request(method.upper(), path, json=body, headers=alice.headers)
+    # Sent as ASCII-escaped JSON so lone surrogates reach the server intact.
+    raw = json.dumps(body) if body is not None else None
+    r = await client.request(method.upper(), path, content=raw,
+                             headers={**alice.headers, "content-type": "application/json"})
     assert 400 <= r.status_code < 500, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     assert r.json()["detail"]
