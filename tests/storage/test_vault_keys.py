@@ -203,3 +203,22 @@ async def test_admin_route_rotates_the_kek(rotation_db, storage_settings_factory
         events = psql(postgres, "SELECT payload::text FROM audit_events "
                                 "WHERE action = 'vault.rotate-kek'", ROTATION_DB)
         assert json.loads(events)["kek_version"] == "v2"
+
+
+async def test_replica_with_cold_cache_reloads_rotated_keyring_file(
+        rotation_db, storage_settings_factory, make_caller, tmp_path: Path):
+    ring_path = tmp_path / "kek.json"
+    save_keyring(Keyring.generate(), ring_path)
+    settings = storage_settings_factory(database_url=rotation_db, kek_keyring_file=ring_path)
+    caller = make_caller()
+    async with app_client(settings) as writer, app_client(settings) as replica:
+        r = await writer.put(f"{V}/cold", headers=caller.headers, json={"value": "COLD-1"})
+        assert r.status_code == 201
+        # The replica started with KEK v1 only and has never unwrapped this tenant's key.
+        result = await asyncio.to_thread(
+            CliRunner().invoke, cli.app,
+            ["rotate-kek", "--keyring-file", str(ring_path), "--url", rotation_db])
+        assert result.exit_code == 0, result.output
+        r = await replica.get(f"{V}/cold", headers=caller.headers)
+        assert r.status_code == 200, r.text
+        assert r.json()["value"] == "COLD-1"

@@ -50,5 +50,111 @@ def serve(host: str = "127.0.0.1", port: int = 8082, workers: int = 1) -> None:
                 http="httptools")
 
 
+# --- key management (vault domain) ------------------------------------------------------
+# No-downtime KEK rotation, in this order:
+#   1. `rotate-kek --keyring-file PATH` writes the new keyring (old versions kept, the new
+#      one current) atomically BEFORE rewrapping, then rewraps every tenant data key;
+#   2. replicas that read the same keyring file (a shared secret mount) pick up the new
+#      version by themselves the first time they meet a data key wrapped by it. Where
+#      each replica has its own copy, distribute the file first: run step 1 with
+#      `--no-rewrap`, copy the file, then run `rewrap-keys`;
+#   3. both commands print how many data keys each KEK version still wraps: a version may
+#      be removed from the keyring once its count is zero.
+
+KeyringFile = Annotated[Path, typer.Option(envvar="UNISON_KEK_KEYRING_FILE",
+                                           help="the KEK keyring JSON file")]
+DbUrl = Annotated[str | None, typer.Option(envvar="UNISON_DATABASE_URL")]
+
+
+def _run_key_job(url: str | None, keyring_file: Path, job: str, rewrap: bool = True) -> None:
+    import asyncio
+
+    from unison_shared.crypto import Keyring
+    from unison_shared.db import create_engine
+
+    from .database import Database
+    from .keys import rotation
+    from .keys.service import DataKeyService
+
+    if not url:
+        raise typer.BadParameter("set UNISON_DATABASE_URL or pass --url")
+    if not keyring_file.is_file():
+        raise typer.BadParameter(f"keyring file {keyring_file} does not exist")
+
+    ring = Keyring.from_json(keyring_file.read_text())
+
+    async def run() -> rotation.RotationResult:
+        engine = create_engine(url, pool_size=2, application_name="unison-storage-keys")
+        try:
+            db = Database(engine)
+            keys = DataKeyService(ring)
+            if job == "rotate":
+                return await rotation.rotate_kek(db, keys, keyring_file, rewrap=rewrap)
+            return await rotation.rewrap_keys(db, keys, keys.keyring)
+        finally:
+            await engine.dispose()
+
+    result = asyncio.run(run())
+    typer.echo(f"current KEK version: {result.kek_version}; data keys rewrapped: "
+               f"{result.rewrapped}")
+    for version, count in sorted(result.data_keys_by_kek.items()):
+        typer.echo(f"  {version}: wraps {count} data key(s)")
+
+
+@app.command("rotate-kek")
+def rotate_kek(keyring_file: KeyringFile, url: DbUrl = None,
+               rewrap: Annotated[bool, typer.Option(help="rewrap data keys now")] = True
+               ) -> None:
+    """Add a new KEK version to the keyring file and rewrap every tenant data key."""
+    _run_key_job(url, keyring_file, "rotate", rewrap)
+
+
+@app.command("rewrap-keys")
+def rewrap_keys(keyring_file: KeyringFile, url: DbUrl = None) -> None:
+    """Rewrap every tenant data key under the keyring file's current KEK version."""
+    _run_key_job(url, keyring_file, "rewrap")
+
+
+@app.command("reconcile-objects")
+def reconcile_objects(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="report, change nothing")] = False,
+    grace_seconds: Annotated[float, typer.Option(
+        "--grace-seconds", min=0, help="leave payloads younger than this alone "
+                                       "(uploads in flight)")] = 3600,
+) -> None:
+    """Find payloads without metadata rows and rows without payloads, and repair both."""
+    import asyncio
+
+    import orjson
+
+    from .objects.schemas import ReconcileReport
+
+    async def run() -> ReconcileReport:
+        import secrets
+
+        from unison_shared.db import create_engine
+
+        from .database import Database
+        from .objects.service import ObjectService
+        from .objects.store import create_object_store
+        from .settings import StorageSettings
+
+        settings = StorageSettings()
+        engine = create_engine(settings.database_url.get_secret_value(), 2,
+                               application_name="unison-storage-reconcile")
+        store = create_object_store(settings)
+        try:
+            # Reconcile never signs links: a throwaway key keeps the KEK out of this job.
+            service = ObjectService(Database(engine), store, settings.storage,
+                                    secrets.token_bytes(32))
+            return await service.reconcile(dry_run=dry_run, grace_seconds=grace_seconds)
+        finally:
+            await store.close()
+            await engine.dispose()
+
+    report = asyncio.run(run())
+    typer.echo(orjson.dumps(report.model_dump(), option=orjson.OPT_INDENT_2).decode())
+
+
 if __name__ == "__main__":
     app()

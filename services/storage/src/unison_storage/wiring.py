@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -41,10 +42,18 @@ def presign_key(settings: StorageSettings, keyring: Keyring) -> bytes:
     return hashlib.sha256(b"unison-presign:" + keyring.keys[keyring.current]).digest()
 
 
+def keyring_reloader(settings: StorageSettings) -> Callable[[], Keyring] | None:
+    """Re-reads the keyring file after a rotation elsewhere; None for an inline keyring."""
+    if settings.kek_keyring is not None:
+        return None
+    path = settings.kek_keyring_file or settings.state_dir / "keys" / "kek.json"
+    return lambda: Keyring.from_json(path.read_text())
+
+
 def build_services(settings: StorageSettings, db: Database, redis: Redis | None,
                    keyring: Keyring, store: ObjectStore) -> Services:
     opts = settings.storage
-    keys = DataKeyService(keyring)
+    keys = DataKeyService(keyring, keyring_reloader(settings))
     audit = AuditService(db)
     return Services(
         db=db,

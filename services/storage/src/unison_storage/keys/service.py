@@ -6,6 +6,8 @@ read costs one AES-GCM operation, not a key fetch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from unison_shared.crypto import (
@@ -26,8 +28,10 @@ def _key_aad(tenant_id: str, version: int) -> bytes:
 
 
 class DataKeyService:
-    def __init__(self, keyring: Keyring) -> None:
+    def __init__(self, keyring: Keyring,
+                 reload_keyring: Callable[[], Keyring] | None = None) -> None:
         self.keyring = keyring
+        self._reload_keyring = reload_keyring
         self._cache: dict[tuple[str, int], bytes] = {}
 
     async def _current(self, conn: AsyncConnection, tenant_id: str) -> tuple[int, bytes]:
@@ -42,6 +46,10 @@ class DataKeyService:
     def _unwrap(self, wrapped: WrappedKey) -> bytes:
         cached = self._cache.get((wrapped.tenant_id, wrapped.version))
         if cached is None:
+            if wrapped.kek_version not in self.keyring.keys and self._reload_keyring:
+                # Another replica rotated the KEK and rewrapped this key: pick up the
+                # new keyring file instead of failing until a restart.
+                self.keyring = self._reload_keyring()
             cached = self.keyring.unwrap(wrapped.kek_version, wrapped.wrapped_key,
                                          _key_aad(wrapped.tenant_id, wrapped.version))
             self._cache[(wrapped.tenant_id, wrapped.version)] = cached
