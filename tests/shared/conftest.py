@@ -24,10 +24,12 @@ class Body(BaseModel):
 
 
 def build_app(auth: AuthSettings | None = None,
-              checks: dict[str, Callable[[], Any]] | None = None) -> FastAPI:
+              checks: dict[str, Callable[[], Any]] | None = None,
+              **settings_overrides: Any) -> FastAPI:
     settings = ServiceSettings(
         environment=Environment.TEST,
         auth=auth or AuthSettings(hs256_secret=SECRET, accept_service_tokens=True),
+        **settings_overrides,
     )
     app = create_service_app(settings, title="t", service_label="unison-test",
                              audience="storage")

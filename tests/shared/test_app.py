@@ -115,3 +115,25 @@ def test_json_log_lines_carry_request_id_and_drop_secret_fields():
     assert line["request_id"] == "rid-9" and line["msg"] == "wrote k1"
     assert line["size_bytes"] == 10
     assert "secret_value" not in line and "payload" not in line
+
+
+async def test_oversized_bodies_are_413_before_parsing():
+    small = build_app(max_request_body_bytes=1000)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=small),
+                                 base_url="http://svc") as c:
+        big = {"name": "x" * 5000}
+        r = await c.post("/v1/things", json=big, headers=auth())
+        assert r.status_code == 413
+        assert r.headers["content-type"] == "application/problem+json"
+        r = await c.post("/legacy/things", json=big, headers=auth())
+        assert r.status_code == 413 and r.json()["error"] == "too-large"
+
+        async def chunks():
+            for _ in range(10):
+                yield b'{"name": "' + b"x" * 200
+
+        r = await c.post("/v1/things", content=chunks(), headers={
+            **auth(), "content-type": "application/json"})
+        assert r.status_code == 413
+        r = await c.post("/v1/things", json={"name": "ok"}, headers=auth())
+        assert r.status_code == 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -15,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from unison_devstack.tokens import mint_token
 from unison_shared.auth import ACT_FOR_PERSON_SCOPE
+from unison_shared.errors import Forbidden
 from unison_shared.settings import AuthSettings
 
 from .conftest import SECRET, build_app
@@ -192,3 +194,25 @@ async def test_rs256_jwks_cached_and_refreshed_on_unknown_kid(jwks, monkeypatch)
         # An HS256 token is refused when only JWKS is configured (no algorithm confusion).
         assert (await c.get("/v1/people/alice/things",
                             headers=bearer(token()))).status_code == 403
+
+
+async def test_verified_tokens_are_cached_until_expiry(monkeypatch):
+    from unison_shared.auth import TokenVerifier
+
+    verifier = TokenVerifier(AuthSettings(hs256_secret=SECRET, leeway_seconds=0), "storage")
+    calls = 0
+    real_decode = jwt.decode
+
+    def counting_decode(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+    t = token(ttl_seconds=1)
+    for _ in range(3):
+        assert (await verifier.verify(t)).person_id == "alice"
+    assert calls == 1
+    await asyncio.sleep(1.6)  # past exp: the cache must not outlive the token
+    with pytest.raises(Forbidden, match="expired"):
+        await verifier.verify(t)

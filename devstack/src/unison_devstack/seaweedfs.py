@@ -50,7 +50,12 @@ class SeaweedServer:
              "-ip.bind=127.0.0.1", f"-master.port={free_port()}",
              f"-volume.port={free_port()}", f"-filer.port={free_port()}",
              "-master.volumeSizeLimitMB=1024", "-volume.max=0",
-             "-s3", f"-s3.port={self.s3_port}", f"-s3.config={config}"],
+             "-s3", f"-s3.port={self.s3_port}", f"-s3.config={config}",
+             # Explicit gRPC ports: weed otherwise uses port+10000, invalid above 55535;
+             # the Iceberg/Lance side servers would claim fixed ports shared across runs.
+             f"-master.port.grpc={free_port()}", f"-volume.port.grpc={free_port()}",
+             f"-filer.port.grpc={free_port()}", f"-s3.port.grpc={free_port()}",
+             "-s3.port.iceberg=0", "-s3.port.lance=0"],
             self.data_dir / "weed.log",
         )
         wait_until(self._ready, 60, "SeaweedFS S3")

@@ -21,14 +21,16 @@ def upgrade() -> None:
         person_id    text        NOT NULL DEFAULT '',
         filename     text,
         content_type text        NOT NULL DEFAULT 'application/octet-stream',
-        size_bytes   bigint      NOT NULL,
-        sha256       text        NOT NULL,
+        size_bytes   bigint      NOT NULL CHECK (size_bytes >= 0),
+        sha256       text        NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
         labels       jsonb       NOT NULL DEFAULT '{}'::jsonb,
         storage_key  text        NOT NULL UNIQUE,
         created_at   timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (tenant_id, id)
     )""")
-    op.execute("CREATE INDEX objects_person ON objects (tenant_id, person_id, created_at DESC)")
+    # Serves the list (newest first, keyset on (created_at, id)) and the per-tenant quota sum.
+    op.execute("CREATE INDEX objects_person ON objects "
+               "(tenant_id, person_id, created_at DESC, id DESC) INCLUDE (size_bytes)")
     op.execute("CREATE INDEX objects_labels ON objects USING gin (labels)")
     enable_tenant_rls(op.execute, "objects")
 

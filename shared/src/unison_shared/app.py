@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from .auth import TokenVerifier
 from .errors import install_error_handlers
 from .health import Check, ReadinessCheck, health_router
+from .limits import BodyLimitMiddleware
 from .logging import configure_logging
 from .observability import Metrics, ObservabilityMiddleware
 from .settings import ServiceSettings
@@ -18,11 +19,14 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 def create_service_app(settings: ServiceSettings, *, title: str, service_label: str,
-                       audience: str, lifespan: Lifespan | None = None) -> FastAPI:
+                       audience: str, lifespan: Lifespan | None = None,
+                       streaming_routes: frozenset[tuple[str, str]] = frozenset()
+                       ) -> FastAPI:
     """A FastAPI app with logging, errors, auth verifier, metrics and health wired in.
 
     The service adds its routers and readiness checks; its lifespan owns the engine,
-    Redis client and other per-process resources.
+    Redis client and other per-process resources. `streaming_routes` ((method, path)
+    pairs) stream their bodies and are exempt from the request body cap.
     """
     configure_logging(service_label, settings.log_level)
     app = FastAPI(title=title, lifespan=lifespan)
@@ -30,7 +34,10 @@ def create_service_app(settings: ServiceSettings, *, title: str, service_label: 
     app.state.metrics = Metrics(service_label)
     app.state.verifier = TokenVerifier(settings.auth, audience=audience)
     app.state.readiness_checks = {}
+    app.state.streaming_routes = streaming_routes
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes,
+                       streaming=streaming_routes)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     app.include_router(health_router(service_label))
     return app

@@ -39,6 +39,8 @@ class ServiceSettings(BaseSettings):
     database_pool_size: int = 20
     redis_url: str | None = None
     log_level: str = "INFO"
+    # Largest request body a non-streaming route accepts (413 above it, before parsing).
+    max_request_body_bytes: int = 32 * 1024 * 1024
     state_dir: Path = Path(".devstack")
     # Key-encryption keys: a JSON keyring inline or in a file ({"current": "v1",
     # "keys": {"v1": "<base64 32 bytes>"}}). In dev a keyring is generated into state_dir.

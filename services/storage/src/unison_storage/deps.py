@@ -13,7 +13,8 @@ from .wiring import Services
 Ctx = Annotated[RequestContext, Depends(authenticated)]
 
 
-def _services(request: Request) -> Services:
+async def _services(request: Request) -> Services:
+    # async: a plain def dependency would run in the thread pool, a thread hop per request.
     svc: Services = request.app.state.services
     return svc
 

@@ -22,6 +22,8 @@ from .settings import StorageSettings
 from .wiring import build_services
 
 SERVICE_LABEL = "unison-storage"
+# Uploads stream to the object store and enforce their own size limits while streaming.
+STREAMING_ROUTES = frozenset({("POST", "/v1/objects")})
 
 
 def create_app(settings: StorageSettings | None = None) -> FastAPI:
@@ -71,6 +73,7 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
             await engine.dispose()
 
     app = create_service_app(settings, title="Unison storage", service_label=SERVICE_LABEL,
-                             audience="storage", lifespan=lifespan)
+                             audience="storage", lifespan=lifespan,
+                             streaming_routes=STREAMING_ROUTES)
     include_routes(app)
     return app

@@ -39,6 +39,17 @@ def _collect_ids(value: Any, found: set[str], depth: int = 0) -> None:
             _collect_ids(item, found, depth + 1)
 
 
+def _body_is_a_request(request: Request) -> bool:
+    """A JSON body is a request that may name people, except on streaming upload routes,
+    whose body is an opaque payload: neither scanned nor buffered. (Every other body is
+    bounded by the app's request body cap before it gets here.)"""
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return False
+    streaming: frozenset[tuple[str, str]] = getattr(request.app.state, "streaming_routes",
+                                                    frozenset())
+    return (request.method, request.url.path) not in streaming
+
+
 async def _named_persons(request: Request) -> set[str]:
     found: set[str] = set()
     for key in _IDENTITY_KEYS:
@@ -47,7 +58,7 @@ async def _named_persons(request: Request) -> set[str]:
         for item in request.query_params.getlist(key):
             found.add(item)
     ctype = request.headers.get("content-type", "")
-    if request.method in ("POST", "PUT", "PATCH") and ctype.startswith("application/json"):
+    if _body_is_a_request(request) and ctype.startswith("application/json"):
         raw = await request.body()
         if raw:
             # A malformed body is reported by the route's own validation.

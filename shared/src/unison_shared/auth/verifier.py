@@ -15,6 +15,10 @@ from ..settings import AuthSettings
 from .principal import Principal
 
 _MIN_REFRESH_INTERVAL = 10.0
+# Verified tokens are remembered until they expire: a signature check costs far more
+# than a dict lookup, and callers reuse one token for many requests. The key is the whole
+# token (signature included), so only the identical credential hits the cache.
+_CACHE_MAX = 10_000
 
 
 class TokenVerifier:
@@ -28,8 +32,19 @@ class TokenVerifier:
         self._keys: dict[str, Any] = {}
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     async def verify(self, token: str) -> Principal:
+        hit = self._verified.get(token)
+        if hit is not None and hit[1] > time.time():
+            return hit[0]
+        principal, expires = await self._verify_uncached(token)
+        if len(self._verified) >= _CACHE_MAX:
+            self._verified.pop(next(iter(self._verified)))  # drop the oldest entry
+        self._verified[token] = (principal, expires)
+        return principal
+
+    async def _verify_uncached(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -56,7 +71,7 @@ class TokenVerifier:
         principal = Principal.from_claims(claims)
         if principal.is_service and not self.settings.accept_service_tokens:
             raise Forbidden("service tokens are not accepted by this deployment")
-        return principal
+        return principal, float(claims["exp"])
 
     async def _jwks_key(self, kid: str) -> Any:
         key = self._keys.get(kid)

@@ -1,10 +1,95 @@
-"""Object rules (placeholder until the objects domain lands)."""
+"""Object rules: streamed uploads with SHA-256, size limits and quota, scoped reads,
+ranges, presigned links.
+
+Order of operations keeps the two stores consistent without a distributed transaction:
+upload writes the payload first and inserts the row after (deleting the payload when the
+insert fails); delete removes the row first and the payload after. A crash in between
+leaves a payload without a row, which `reconcile` removes after a grace period.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hmac
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import anyio
+import orjson
+
+from unison_shared.auth import RequestContext
+from unison_shared.errors import (
+    BadRequest,
+    Conflict,
+    DependencyUnavailable,
+    InsufficientStorage,
+    NotFound,
+    PayloadTooLarge,
+    UnisonError,
+    ValidationFailed,
+)
+
 from ..database import Database
 from ..settings import StorageOptions
-from .store import ObjectStore
+from . import presign
+from . import repository as repo
+from .headers import parse_range
+from .reconcile import reconcile
+from .repository import ListFilter, NewObject, ObjectRow
+from .schemas import ObjectMeta, ObjectPage, ReconcileReport
+from .store import BlobMissing, ObjectStore, StoreUnavailable, new_storage_key
+
+logger = logging.getLogger("unison.storage.objects")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """What a caller says about the body it is about to stream."""
+
+    content_type: str = "application/octet-stream"
+    filename: str | None = None
+    labels: dict[str, str] | None = None
+    content_length: int | None = None
+    sha256: str | None = None
+    object_id: str | None = None  # legacy callers may choose the id (and re-upload it)
+
+
+@dataclass(frozen=True)
+class Download:
+    meta: ObjectMeta
+    start: int
+    end: int  # inclusive; end < start for an empty payload
+    partial: bool
+    body: AsyncIterator[bytes] | None
+
+
+def to_meta(row: ObjectRow) -> ObjectMeta:
+    return ObjectMeta(id=row.id, person_id=row.person_id, filename=row.filename,
+                      content_type=row.content_type, size_bytes=row.size_bytes,
+                      sha256=row.sha256, labels=row.labels, created_at=row.created_at)
+
+
+async def _empty() -> AsyncIterator[bytes]:
+    return
+    yield b""  # pragma: no cover - makes this an async generator
+
+
+async def _limited(chunks: AsyncIterator[bytes], limit: int,
+                   too_big: Callable[[int], UnisonError]) -> AsyncIterator[bytes]:
+    """Passes the body through, failing as soon as it grows past `limit` bytes."""
+    total = 0
+    async for chunk in chunks:
+        if not chunk:
+            continue
+        total += len(chunk)
+        if total > limit:
+            raise too_big(total)
+        yield chunk
 
 
 class ObjectService:
@@ -14,3 +99,197 @@ class ObjectService:
         self.store = store
         self.options = options
         self.presign_key = presign_key
+
+    # Upload
+
+    def _quota_error(self, used: int, needed: int | None) -> InsufficientStorage:
+        quota = self.options.object_quota_bytes
+        need = f"{needed} more bytes" if needed is not None else "more than the rest"
+        return InsufficientStorage(
+            f"quota: the household's object quota is {quota} bytes, {used} are in use and "
+            f"this object needs {need}", quota_bytes=quota, used_bytes=used)
+
+    def _max_error(self, size: int) -> PayloadTooLarge:
+        return PayloadTooLarge(f"body: {size} bytes or more; objects are limited to "
+                               f"{self.options.object_max_bytes} bytes",
+                               max_bytes=self.options.object_max_bytes)
+
+    async def upload(self, ctx: RequestContext, chunks: AsyncIterator[bytes],
+                     up: Upload) -> ObjectMeta:
+        max_bytes = self.options.object_max_bytes
+        quota = self.options.object_quota_bytes
+        if up.content_length is not None and up.content_length > max_bytes:
+            raise self._max_error(up.content_length)
+        limit = max_bytes
+        used = 0
+        if quota > 0:
+            # Early refusal; the binding check is repeated under a lock at insert time.
+            async with self.db.scoped(ctx) as conn:
+                used = await repo.tenant_usage(conn, ctx.tenant_id)
+            remaining = max(0, quota - used)
+            if up.content_length is not None and up.content_length > remaining:
+                raise self._quota_error(used, up.content_length)
+            limit = min(limit, remaining)
+
+        def too_big(seen: int) -> UnisonError:
+            return self._max_error(seen) if seen > max_bytes else self._quota_error(used, None)
+
+        key = new_storage_key(ctx.tenant_id)
+        try:
+            size, sha256 = await self.store.put_stream(key, _limited(chunks, limit, too_big))
+        except StoreUnavailable as exc:
+            raise DependencyUnavailable("the object store is unavailable") from exc
+        old_key: str | None = None
+        try:
+            if up.content_length is not None and size != up.content_length:
+                raise BadRequest(f"Content-Length: said {up.content_length}, body had {size}")
+            if up.sha256 is not None and not hmac.compare_digest(sha256, up.sha256):
+                raise ValidationFailed("digest: the body's SHA-256 does not match the digest "
+                                       "the request sent", sha256=sha256)
+            new = NewObject(id=up.object_id or str(uuid.uuid4()), filename=up.filename,
+                            content_type=up.content_type, size_bytes=size, sha256=sha256,
+                            labels=up.labels or {}, storage_key=key)
+            row, old_key = await self._insert(ctx, new, replace=up.object_id is not None)
+        except BaseException:
+            await self._delete_blob(key)
+            raise
+        if old_key is not None:
+            await self._delete_blob(old_key)
+        return to_meta(row)
+
+    async def _insert(self, ctx: RequestContext, new: NewObject,
+                      replace: bool) -> tuple[ObjectRow, str | None]:
+        quota = self.options.object_quota_bytes
+        async with self.db.scoped(ctx) as conn:
+            used = 0
+            if quota > 0:
+                await repo.lock_tenant_quota(conn, ctx.tenant_id)
+                used = await repo.tenant_usage(conn, ctx.tenant_id)
+            old = await repo.get_for_update(conn, ctx.tenant_id, new.id) if replace else None
+            if old is not None:
+                if old.person_id != ctx.person_id:
+                    raise Conflict("id: already used by someone else in this household")
+                used -= old.size_bytes
+            if quota > 0 and used + new.size_bytes > quota:
+                raise self._quota_error(used, new.size_bytes)
+            if old is not None:
+                return await repo.replace(conn, ctx.tenant_id, ctx.person_id, new), \
+                    old.storage_key
+            try:
+                return await repo.insert(conn, ctx.tenant_id, ctx.person_id, new), None
+            except LookupError as exc:
+                raise Conflict("id: already in use") from exc
+
+    async def _delete_blob(self, key: str) -> None:
+        # Shielded: also runs when the request was cancelled (client went away).
+        with anyio.CancelScope(shield=True):
+            try:
+                await self.store.delete(key)
+            except Exception as exc:
+                logger.warning("payload delete failed; reconcile will remove it",
+                               extra={"error": type(exc).__name__})
+
+    # Reads
+
+    async def _row(self, ctx: RequestContext, object_id: str) -> ObjectRow:
+        async with self.db.scoped(ctx) as conn:
+            row = await repo.get(conn, ctx.tenant_id, ctx.person_id, object_id)
+        if row is None:
+            raise NotFound(f"no object {object_id}")
+        return row
+
+    async def get(self, ctx: RequestContext, object_id: str) -> ObjectMeta:
+        return to_meta(await self._row(ctx, object_id))
+
+    async def _open(self, row: ObjectRow, range_header: str | None,
+                    with_body: bool) -> Download:
+        meta = to_meta(row)
+        span = parse_range(range_header, row.size_bytes)
+        start, end = span if span is not None else (0, row.size_bytes - 1)
+        body: AsyncIterator[bytes] | None = None
+        if with_body:
+            if end < start:
+                body = _empty()
+            else:
+                try:
+                    body = await self.store.open_range(row.storage_key, start, end)
+                except BlobMissing as exc:
+                    logger.warning("object row without payload; reconcile will remove it",
+                                   extra={"object_id": row.id})
+                    raise NotFound(f"object {row.id}: its payload is missing") from exc
+                except StoreUnavailable as exc:
+                    raise DependencyUnavailable("the object store is unavailable") from exc
+        return Download(meta, start, end, span is not None, body)
+
+    async def download(self, ctx: RequestContext, object_id: str, range_header: str | None,
+                       with_body: bool = True) -> Download:
+        return await self._open(await self._row(ctx, object_id), range_header, with_body)
+
+    async def read_all(self, ctx: RequestContext, object_id: str,
+                       max_bytes: int) -> tuple[ObjectMeta, bytes]:
+        """The whole payload in memory: for the legacy base64 API, bounded by max_bytes."""
+        row = await self._row(ctx, object_id)
+        if row.size_bytes > max_bytes:
+            raise PayloadTooLarge(f"object {object_id} is {row.size_bytes} bytes; this API "
+                                  f"returns at most {max_bytes}")
+        dl = await self._open(row, None, True)
+        assert dl.body is not None
+        return dl.meta, b"".join([chunk async for chunk in dl.body])
+
+    async def delete(self, ctx: RequestContext, object_id: str) -> None:
+        async with self.db.scoped(ctx) as conn:
+            key = await repo.delete(conn, ctx.tenant_id, ctx.person_id, object_id)
+        if key is None:
+            raise NotFound(f"no object {object_id}")
+        await self._delete_blob(key)
+
+    async def list(self, ctx: RequestContext, filters: ListFilter, cursor: str | None,
+                   limit: int) -> ObjectPage:
+        after = _decode_cursor(cursor) if cursor else None
+        async with self.db.scoped(ctx) as conn:
+            rows = await repo.list_objects(conn, ctx.tenant_id, ctx.person_id, filters, after,
+                                           limit + 1)
+        items = [to_meta(r) for r in rows[:limit]]
+        next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+        return ObjectPage(items=items, next_cursor=next_cursor)
+
+    # Presigned links
+
+    async def presign(self, ctx: RequestContext, object_id: str,
+                      expires_in: int) -> tuple[str, datetime]:
+        cap = self.options.presign_max_seconds
+        if expires_in > cap:
+            raise ValidationFailed(f"expires_in: at most {cap} seconds")
+        await self._row(ctx, object_id)  # 404 unless the caller may read it
+        expires = int(time.time()) + expires_in
+        return (presign.download_path(self.presign_key, ctx.tenant_id, object_id, expires),
+                datetime.fromtimestamp(expires, UTC))
+
+    async def presigned_download(self, tenant: str, object_id: str, expires: int, sig: str,
+                                 range_header: str | None, with_body: bool = True) -> Download:
+        presign.verify(self.presign_key, tenant, object_id, expires, sig)
+        async with self.db.tenant(tenant) as conn:
+            row = await repo.get_in_tenant(conn, tenant, object_id)
+        if row is None:
+            raise NotFound(f"no object {object_id}")
+        return await self._open(row, range_header, with_body)
+
+    # Maintenance
+
+    async def reconcile(self, dry_run: bool = False,
+                        grace_seconds: float = 3600) -> ReconcileReport:
+        return await reconcile(self.db, self.store, dry_run, grace_seconds)
+
+
+def _encode_cursor(row: ObjectRow) -> str:
+    raw = orjson.dumps([row.created_at.isoformat(), row.id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, object_id = orjson.loads(raw)
+        return datetime.fromisoformat(at), str(object_id)
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
+        raise BadRequest("cursor: not one this service issued") from exc

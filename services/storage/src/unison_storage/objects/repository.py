@@ -1,0 +1,174 @@
+"""SQL for the objects table: metadata rows whose payloads live under `storage_key`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+@dataclass(frozen=True)
+class ObjectRow:
+    tenant_id: str
+    id: str
+    person_id: str
+    filename: str | None
+    content_type: str
+    size_bytes: int
+    sha256: str
+    labels: dict[str, str]
+    storage_key: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class NewObject:
+    id: str
+    filename: str | None
+    content_type: str
+    size_bytes: int
+    sha256: str
+    labels: dict[str, str]
+    storage_key: str
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    content_type: str | None = None
+    labels: dict[str, str] | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+_COLS = ("tenant_id, id, person_id, filename, content_type, size_bytes, sha256, labels, "
+         "storage_key, created_at")
+_SCOPE = "tenant_id = :t AND person_id = :p"
+
+
+async def get(conn: AsyncConnection, tenant: str, person: str, object_id: str) -> ObjectRow | None:
+    row = (await conn.execute(text(f"SELECT {_COLS} FROM objects WHERE {_SCOPE} AND id = :id"),
+                              {"t": tenant, "p": person, "id": object_id})).first()
+    return ObjectRow(*row) if row else None
+
+
+async def get_in_tenant(conn: AsyncConnection, tenant: str, object_id: str) -> ObjectRow | None:
+    """For presigned downloads only: the signature names tenant and id, not a person."""
+    row = (await conn.execute(text(f"SELECT {_COLS} FROM objects WHERE tenant_id = :t "
+                                   "AND id = :id"), {"t": tenant, "id": object_id})).first()
+    return ObjectRow(*row) if row else None
+
+
+async def lock_tenant_quota(conn: AsyncConnection, tenant: str) -> None:
+    """Serialises the final quota check of one tenant's inserts (on every replica) until
+    the transaction ends, so concurrent uploads cannot together overshoot the quota."""
+    await conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+                       {"k": f"objects-quota:{tenant}"})
+
+
+async def tenant_usage(conn: AsyncConnection, tenant: str) -> int:
+    """Bytes the whole household uses: the quota is per tenant, across its persons."""
+    value = (await conn.execute(text(
+        "SELECT coalesce(sum(size_bytes), 0) FROM objects WHERE tenant_id = :t"),
+        {"t": tenant})).scalar_one()
+    return int(value)
+
+
+async def insert(conn: AsyncConnection, tenant: str, person: str, new: NewObject) -> ObjectRow:
+    row = (await conn.execute(text(f"""
+        INSERT INTO objects (tenant_id, id, person_id, filename, content_type, size_bytes,
+                             sha256, labels, storage_key)
+        VALUES (:t, :id, :p, :fn, :ct, :size, :sha, CAST(:labels AS jsonb), :key)
+        ON CONFLICT (tenant_id, id) DO NOTHING
+        RETURNING {_COLS}"""), _params(tenant, person, new))).first()
+    if row is None:
+        raise LookupError("object id taken")
+    return ObjectRow(*row)
+
+
+async def get_for_update(conn: AsyncConnection, tenant: str,
+                         object_id: str) -> ObjectRow | None:
+    row = (await conn.execute(text(f"SELECT {_COLS} FROM objects WHERE tenant_id = :t "
+                                   "AND id = :id FOR UPDATE"),
+                              {"t": tenant, "id": object_id})).first()
+    return ObjectRow(*row) if row else None
+
+
+async def replace(conn: AsyncConnection, tenant: str, person: str, new: NewObject) -> ObjectRow:
+    """Points an existing row of this person at a new payload (legacy re-upload by id)."""
+    row = (await conn.execute(text(f"""
+        UPDATE objects SET filename = :fn, content_type = :ct, size_bytes = :size,
+            sha256 = :sha, labels = CAST(:labels AS jsonb), storage_key = :key,
+            created_at = now()
+        WHERE {_SCOPE} AND id = :id RETURNING {_COLS}"""), _params(tenant, person, new))).one()
+    return ObjectRow(*row)
+
+
+def _params(tenant: str, person: str, new: NewObject) -> dict[str, Any]:
+    return {"t": tenant, "p": person, "id": new.id, "fn": new.filename,
+            "ct": new.content_type, "size": new.size_bytes, "sha": new.sha256,
+            "labels": orjson.dumps(new.labels).decode(), "key": new.storage_key}
+
+
+async def delete(conn: AsyncConnection, tenant: str, person: str, object_id: str) -> str | None:
+    """Deletes the row; returns the payload key to delete next, None when absent."""
+    key = (await conn.execute(text(
+        f"DELETE FROM objects WHERE {_SCOPE} AND id = :id RETURNING storage_key"),
+        {"t": tenant, "p": person, "id": object_id})).scalar_one_or_none()
+    return str(key) if key is not None else None
+
+
+async def list_objects(conn: AsyncConnection, tenant: str, person: str, f: ListFilter,
+                       after: tuple[datetime, str] | None, limit: int) -> list[ObjectRow]:
+    # Every fragment below is a constant; only bound parameters carry caller input.
+    where = [_SCOPE]
+    params: dict[str, Any] = {"t": tenant, "p": person, "lim": limit}
+    if f.content_type is not None:
+        if f.content_type.endswith("/*"):
+            where.append("starts_with(content_type, :ctp)")
+            params["ctp"] = f.content_type[:-1]
+        else:
+            where.append("content_type = :ct")
+            params["ct"] = f.content_type
+    if f.labels:
+        where.append("labels @> CAST(:labels AS jsonb)")
+        params["labels"] = orjson.dumps(f.labels).decode()
+    if f.created_after is not None:
+        where.append("created_at > :ca")
+        params["ca"] = f.created_after
+    if f.created_before is not None:
+        where.append("created_at < :cb")
+        params["cb"] = f.created_before
+    if after is not None:
+        where.append("(created_at, id) < (:after_at, :after_id)")
+        params["after_at"], params["after_id"] = after
+    rows = (await conn.execute(text(
+        f"SELECT {_COLS} FROM objects WHERE {' AND '.join(where)} "
+        "ORDER BY created_at DESC, id DESC LIMIT :lim"), params)).all()
+    return [ObjectRow(*r) for r in rows]
+
+
+# Reconcile (system transactions: these cross tenants by design).
+
+async def known_keys(conn: AsyncConnection, keys: list[str]) -> set[str]:
+    rows = (await conn.execute(text(
+        "SELECT storage_key FROM objects WHERE storage_key = ANY(:keys)"), {"keys": keys})).all()
+    return {str(r[0]) for r in rows}
+
+
+async def rows_after(conn: AsyncConnection, after_key: str,
+                     limit: int) -> list[tuple[str, str, str]]:
+    """(tenant, id, storage_key) ordered by storage_key, for a keyset walk of all rows."""
+    rows = (await conn.execute(text(
+        "SELECT tenant_id, id, storage_key FROM objects WHERE storage_key > :after "
+        "ORDER BY storage_key LIMIT :lim"), {"after": after_key, "lim": limit})).all()
+    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+async def delete_by_key(conn: AsyncConnection, storage_key: str) -> bool:
+    result = await conn.execute(text("DELETE FROM objects WHERE storage_key = :k"),
+                                {"k": storage_key})
+    return bool(result.rowcount)
