@@ -113,3 +113,12 @@ async def test_missing_and_bad_tokens(client):
     assert r.status_code == 401
     r = await client.get("/kv/ns/k", headers={"Authorization": "Bearer nope"})
     assert r.status_code == 403 and "detail" in r.json()
+
+
+async def test_values_round_trip_exactly(client, alice):
+    value = {"big": 123456789012345678901234567890, "neg_zero": -0.0, "uni": "é\u2028",
+             "nested": [1, {"a": None}], "float": 0.1}
+    await client.put("/v1/kv/exact/v", json={"value": value}, headers=alice.headers)
+    got = (await client.get("/v1/kv/exact/v", headers=alice.headers)).json()["value"]
+    assert got == value
+    assert got["big"] == 123456789012345678901234567890

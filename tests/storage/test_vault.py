@@ -237,3 +237,12 @@ async def test_every_operation_is_audited_without_the_value(client, alice, postg
 
 async def test_missing_token_is_401(client):
     assert (await client.get(f"{V}/x")).status_code == 401
+
+
+async def test_metadata_with_big_integers_round_trips(client, alice):
+    meta = {"serial": 123456789012345678901234567890}
+    r = await client.put("/v1/vault/secrets/big-meta", headers=alice.headers,
+                         json={"value": "v", "metadata": meta})
+    assert r.status_code == 201, r.text
+    got = await client.get("/v1/vault/secrets/big-meta/metadata", headers=alice.headers)
+    assert got.json()["metadata"] == meta

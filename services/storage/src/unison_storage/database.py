@@ -1,14 +1,30 @@
-"""The storage service's handle on PostgreSQL: tenant-scoped and system transactions."""
+"""The storage service's handle on PostgreSQL: tenant-scoped and system transactions,
+and single scoped statements on the raw asyncpg connection for hot paths."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from unison_shared.auth import RequestContext
 from unison_shared.db import system_transaction, tenant_transaction
+
+# Session-level (not transaction-local) scope for autocommit statements. Every use of a
+# pooled connection sets all three before its statement, so a value left on a connection
+# by its previous user is always overwritten before anything reads a table; transactions
+# (`scoped`, `system`) set their own transaction-local values on top.
+_SESSION_SCOPE = ("SELECT set_config('app.tenant_id', $1, false), "
+                  "set_config('app.person_id', $2, false), set_config('app.system', '', false)")
+
+
+async def driver_connection(conn: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection under a SQLAlchemy connection, in its transaction."""
+    raw = await conn.get_raw_connection()
+    driver: asyncpg.Connection = raw.driver_connection
+    return driver
 
 
 class Database:
@@ -29,3 +45,12 @@ class Database:
     async def system(self) -> AsyncIterator[AsyncConnection]:
         async with system_transaction(self.engine) as conn:
             yield conn
+
+    @asynccontextmanager
+    async def statement(self, ctx: RequestContext) -> AsyncIterator[asyncpg.Connection]:
+        """An asyncpg connection in autocommit with the caller's scope set: for a single
+        statement, two round trips instead of BEGIN, scope, statement and COMMIT."""
+        async with self.engine.connect() as conn:
+            pg = await driver_connection(conn)
+            await pg.execute(_SESSION_SCOPE, ctx.tenant_id, ctx.person_id)
+            yield pg

@@ -1,5 +1,10 @@
 """SQL for kv_records. An expired record is invisible to every read here, whether or not
-the sweeper has deleted it yet."""
+the sweeper has deleted it yet.
+
+KV is the platform's hottest path, so its statements run on the asyncpg connection
+directly (prepared and cached by asyncpg) rather than through SQLAlchemy's execution
+layer, which costs several times more CPU per statement (docs/performance.md).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,32 +29,6 @@ class KVRow:
     updated_at: datetime
 
 
-_COLS = "namespace, key, value, value_enc, dek_version, version, expires_at, updated_at"
-_LIVE = "(expires_at IS NULL OR expires_at > now())"
-_SCOPE = "tenant_id = :t AND person_id = :p AND namespace = :ns"
-
-
-async def get(conn: AsyncConnection, tenant: str, person: str, ns: str, key: str) -> KVRow | None:
-    row = (await conn.execute(text(
-        f"SELECT {_COLS} FROM kv_records WHERE {_SCOPE} AND key = :k AND {_LIVE}"),
-        {"t": tenant, "p": person, "ns": ns, "k": key})).first()
-    return KVRow(*row) if row else None
-
-
-_EXPIRY = ("CASE WHEN CAST(:ttl AS integer) IS NULL THEN NULL "
-           "ELSE now() + make_interval(secs => CAST(:ttl AS integer)) END")
-_UPSERT = f"""
-    INSERT INTO kv_records AS cur
-        (tenant_id, person_id, namespace, key, value, value_enc, dek_version, version, expires_at)
-    VALUES (:t, :p, :ns, :k, CAST(:v AS jsonb), :e, :d, 1, {_EXPIRY})
-    ON CONFLICT (tenant_id, person_id, namespace, key) DO UPDATE SET
-        value = EXCLUDED.value, value_enc = EXCLUDED.value_enc,
-        dek_version = EXCLUDED.dek_version, expires_at = EXCLUDED.expires_at,
-        version = CASE WHEN cur.expires_at IS NOT NULL AND cur.expires_at <= now()
-                       THEN 1 ELSE cur.version + 1 END,
-        updated_at = now()"""
-
-
 @dataclass(frozen=True)
 class KVWrite:
     value_json: str | None
@@ -57,61 +37,86 @@ class KVWrite:
     ttl_seconds: int | None
 
 
-def _params(tenant: str, person: str, ns: str, key: str, w: KVWrite) -> dict[str, Any]:
-    return {"t": tenant, "p": person, "ns": ns, "k": key, "v": w.value_json, "e": w.value_enc,
-            "d": w.dek_version, "ttl": w.ttl_seconds}
+def _row(record: asyncpg.Record) -> KVRow:
+    # jsonb arrives decoded: the engine's connections carry a jsonb codec (shared.db).
+    return KVRow(*record.values())
 
 
-async def put(conn: AsyncConnection, tenant: str, person: str, ns: str, key: str,
+_COLS = "namespace, key, value, value_enc, dek_version, version, expires_at, updated_at"
+_LIVE = "(expires_at IS NULL OR expires_at > now())"
+# $1 tenant, $2 person, $3 namespace, $4 key in every statement below.
+_SCOPE = "tenant_id = $1 AND person_id = $2 AND namespace = $3"
+_EXPIRY = "CASE WHEN $8::integer IS NULL THEN NULL ELSE now() + make_interval(secs => $8) END"
+_UPSERT = f"""
+    INSERT INTO kv_records AS cur
+        (tenant_id, person_id, namespace, key, value, value_enc, dek_version, version, expires_at)
+    VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, 1, {_EXPIRY})
+    ON CONFLICT (tenant_id, person_id, namespace, key) DO UPDATE SET
+        value = EXCLUDED.value, value_enc = EXCLUDED.value_enc,
+        dek_version = EXCLUDED.dek_version, expires_at = EXCLUDED.expires_at,
+        version = CASE WHEN cur.expires_at IS NOT NULL AND cur.expires_at <= now()
+                       THEN 1 ELSE cur.version + 1 END,
+        updated_at = now()"""
+_PUT = f"{_UPSERT} RETURNING {_COLS}"
+_PUT_IF_ABSENT = (f"{_UPSERT} WHERE cur.expires_at IS NOT NULL AND cur.expires_at <= now() "
+                  f"RETURNING {_COLS}")
+_PUT_IF_VERSION = f"""
+    UPDATE kv_records SET value = $5::jsonb, value_enc = $6, dek_version = $7,
+        expires_at = {_EXPIRY}, version = version + 1, updated_at = now()
+    WHERE {_SCOPE} AND key = $4 AND version = $9 AND {_LIVE}
+    RETURNING {_COLS}"""
+_GET = f"SELECT {_COLS} FROM kv_records WHERE {_SCOPE} AND key = $4 AND {_LIVE}"
+_DELETE = (f"DELETE FROM kv_records WHERE {_SCOPE} AND key = $4 AND {_LIVE} "
+           "AND ($5::bigint IS NULL OR version = $5) RETURNING 1")
+_LIST = (f"SELECT {_COLS} FROM kv_records WHERE {_SCOPE} AND {_LIVE} "
+         "AND key > $4 AND starts_with(key, $5) ORDER BY key LIMIT $6")
+
+
+def _args(tenant: str, person: str, ns: str, key: str, w: KVWrite) -> tuple[Any, ...]:
+    return (tenant, person, ns, key, w.value_json, w.value_enc, w.dek_version, w.ttl_seconds)
+
+
+async def get(pg: asyncpg.Connection, tenant: str, person: str, ns: str,
+              key: str) -> KVRow | None:
+    record = await pg.fetchrow(_GET, tenant, person, ns, key)
+    return _row(record) if record else None
+
+
+async def put(pg: asyncpg.Connection, tenant: str, person: str, ns: str, key: str,
               w: KVWrite) -> KVRow:
     """Unconditional write (an expired record counts as absent: its version restarts)."""
-    row = (await conn.execute(text(f"{_UPSERT} RETURNING {_COLS}"),
-                              _params(tenant, person, ns, key, w))).one()
-    return KVRow(*row)
+    return _row(await pg.fetchrow(_PUT, *_args(tenant, person, ns, key, w)))
 
 
-async def put_if_absent(conn: AsyncConnection, tenant: str, person: str, ns: str, key: str,
+async def put_if_absent(pg: asyncpg.Connection, tenant: str, person: str, ns: str, key: str,
                         w: KVWrite) -> KVRow | None:
     """Create only; None when a live record exists."""
-    row = (await conn.execute(text(
-        f"{_UPSERT} WHERE cur.expires_at IS NOT NULL AND cur.expires_at <= now() "
-        f"RETURNING {_COLS}"), _params(tenant, person, ns, key, w))).first()
-    return KVRow(*row) if row else None
+    record = await pg.fetchrow(_PUT_IF_ABSENT, *_args(tenant, person, ns, key, w))
+    return _row(record) if record else None
 
 
-async def put_if_version(conn: AsyncConnection, tenant: str, person: str, ns: str, key: str,
+async def put_if_version(pg: asyncpg.Connection, tenant: str, person: str, ns: str, key: str,
                          w: KVWrite, expected_version: int) -> KVRow | None:
     """Check-and-set: one UPDATE, so of two writers expecting the same version (on any
     replica) the row lock lets exactly one win. None when the version does not match."""
-    params = _params(tenant, person, ns, key, w) | {"ev": expected_version}
-    row = (await conn.execute(text(f"""
-        UPDATE kv_records SET value = CAST(:v AS jsonb), value_enc = :e, dek_version = :d,
-            expires_at = {_EXPIRY}, version = version + 1, updated_at = now()
-        WHERE {_SCOPE} AND key = :k AND version = :ev AND {_LIVE}
-        RETURNING {_COLS}"""), params)).first()
-    return KVRow(*row) if row else None
+    record = await pg.fetchrow(_PUT_IF_VERSION, *_args(tenant, person, ns, key, w),
+                               expected_version)
+    return _row(record) if record else None
 
 
-async def delete(conn: AsyncConnection, tenant: str, person: str, ns: str, key: str,
+async def delete(pg: asyncpg.Connection, tenant: str, person: str, ns: str, key: str,
                  expected_version: int | None) -> bool:
-    cond = " AND version = :ev" if expected_version is not None else ""
-    result = await conn.execute(text(
-        f"DELETE FROM kv_records WHERE {_SCOPE} AND key = :k AND {_LIVE}{cond}"),
-        {"t": tenant, "p": person, "ns": ns, "k": key, "ev": expected_version})
-    return bool(result.rowcount)
+    return await pg.fetchval(_DELETE, tenant, person, ns, key, expected_version) is not None
 
 
-async def list_keys(conn: AsyncConnection, tenant: str, person: str, ns: str, prefix: str,
+async def list_keys(pg: asyncpg.Connection, tenant: str, person: str, ns: str, prefix: str,
                     after: str, limit: int) -> list[KVRow]:
-    rows = (await conn.execute(text(
-        f"SELECT {_COLS} FROM kv_records WHERE {_SCOPE} AND {_LIVE} "
-        "AND key > :after AND starts_with(key, :prefix) ORDER BY key LIMIT :lim"),
-        {"t": tenant, "p": person, "ns": ns, "after": after, "prefix": prefix,
-         "lim": limit})).all()
-    return [KVRow(*r) for r in rows]
+    records = await pg.fetch(_LIST, tenant, person, ns, after, prefix, limit)
+    return [_row(r) for r in records]
 
 
 async def sweep_expired(conn: AsyncConnection, batch: int) -> int:
+    """Run by the sweeper in a system transaction (SQLAlchemy, off the hot path)."""
     result = await conn.execute(text(
         "DELETE FROM kv_records WHERE ctid IN (SELECT ctid FROM kv_records "
         "WHERE expires_at <= now() LIMIT :b FOR UPDATE SKIP LOCKED)"), {"b": batch})

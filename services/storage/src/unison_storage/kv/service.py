@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from unison_shared import jsonutil
 from unison_shared.auth import RequestContext
 from unison_shared.errors import BadRequest, NotFound, PayloadTooLarge, PreconditionFailed
 
-from ..database import Database
+from ..database import Database, driver_connection
 from ..keys.service import DataKeyService
 from . import repository as repo
 from .repository import KVRow, KVWrite
@@ -45,50 +49,71 @@ class KVService:
     def _aad_id(self, ctx: RequestContext, ns: str, key: str) -> str:
         return f"{ctx.person_id}/{ns}/{key}"
 
-    async def _to_record(self, conn: Any, ctx: RequestContext, row: KVRow) -> KVRecord:
+    @asynccontextmanager
+    async def _session(self, ctx: RequestContext,
+                       ns: str) -> AsyncIterator[tuple[AsyncConnection | None, Any]]:
+        """(SQLAlchemy connection or None, asyncpg connection) for one operation.
+
+        Plain namespaces run single autocommit statements (the hot path). Sensitive ones
+        run in a transaction, because their data key may be created in the same breath.
+        """
+        if ns in self.sensitive:
+            async with self.db.scoped(ctx) as conn:
+                yield conn, await driver_connection(conn)
+        else:
+            async with self.db.statement(ctx) as pg:
+                yield None, pg
+
+    async def _to_record(self, conn: AsyncConnection | None, ctx: RequestContext,
+                         row: KVRow) -> KVRecord:
         value = row.value
         if row.value_enc is not None:
             assert row.dek_version is not None
-            plain = await self.keys.decrypt(conn, ctx.tenant_id, "kv",
-                                            self._aad_id(ctx, row.namespace, row.key),
-                                            row.dek_version, row.value_enc)
+            aad_id = self._aad_id(ctx, row.namespace, row.key)
+            if conn is None:  # the namespace stopped being sensitive after this write
+                async with self.db.scoped(ctx) as own:
+                    plain = await self.keys.decrypt(own, ctx.tenant_id, "kv", aad_id,
+                                                    row.dek_version, row.value_enc)
+            else:
+                plain = await self.keys.decrypt(conn, ctx.tenant_id, "kv", aad_id,
+                                                row.dek_version, row.value_enc)
             value = orjson.loads(plain)
         return KVRecord(namespace=row.namespace, key=row.key, value=value, version=row.version,
                         etag=etag_of(row.version), expires_at=row.expires_at,
                         updated_at=row.updated_at)
 
     async def get(self, ctx: RequestContext, ns: str, key: str) -> KVRecord | None:
-        async with self.db.scoped(ctx) as conn:
-            row = await repo.get(conn, ctx.tenant_id, ctx.person_id, ns, key)
+        async with self._session(ctx, ns) as (conn, pg):
+            row = await repo.get(pg, ctx.tenant_id, ctx.person_id, ns, key)
             return await self._to_record(conn, ctx, row) if row else None
 
     async def put(self, ctx: RequestContext, ns: str, key: str, value: Any,
                   ttl_seconds: int | None = None, if_match: str | None = None,
                   if_none_match: str | None = None) -> tuple[KVRecord, bool]:
         """Write; returns the record and whether it was created. 412 on a failed condition."""
-        encoded = orjson.dumps(value)
+        encoded = jsonutil.dumps(value)
         if len(encoded) > self.max_value_bytes:
             raise PayloadTooLarge(f"value is {len(encoded)} bytes; the limit is "
                                   f"{self.max_value_bytes}")
-        async with self.db.scoped(ctx) as conn:
-            if ns in self.sensitive:
+        if if_none_match is not None and if_none_match.strip() != "*":
+            raise PreconditionFailed("If-None-Match supports only *")
+        expected = parse_etag(if_match) if if_match is not None else None
+        async with self._session(ctx, ns) as (conn, pg):
+            if conn is not None:
                 dek, blob = await self.keys.encrypt(conn, ctx.tenant_id, "kv",
                                                     self._aad_id(ctx, ns, key), encoded)
                 write = KVWrite(None, blob, dek, ttl_seconds)
             else:
                 write = KVWrite(encoded.decode(), None, None, ttl_seconds)
-            args = (conn, ctx.tenant_id, ctx.person_id, ns, key, write)
+            args = (pg, ctx.tenant_id, ctx.person_id, ns, key, write)
             row: KVRow | None
             if if_none_match is not None:
-                if if_none_match.strip() != "*":
-                    raise PreconditionFailed("If-None-Match supports only *")
                 row = await repo.put_if_absent(*args)
                 if row is None:
                     raise PreconditionFailed("a record already exists at this key")
             elif if_match is not None:
-                expected = parse_etag(if_match)
-                if expected is None:
-                    existing = await repo.get(conn, ctx.tenant_id, ctx.person_id, ns, key)
+                if expected is None:  # If-Match: * (any existing record)
+                    existing = await repo.get(pg, ctx.tenant_id, ctx.person_id, ns, key)
                     if existing is None:
                         raise PreconditionFailed("no record exists at this key")
                     expected = existing.version
@@ -102,9 +127,9 @@ class KVService:
     async def delete(self, ctx: RequestContext, ns: str, key: str,
                      if_match: str | None = None) -> None:
         expected = parse_etag(if_match) if if_match else None
-        async with self.db.scoped(ctx) as conn:
-            if not await repo.delete(conn, ctx.tenant_id, ctx.person_id, ns, key, expected):
-                if expected is not None and await repo.get(conn, ctx.tenant_id, ctx.person_id,
+        async with self._session(ctx, ns) as (_conn, pg):
+            if not await repo.delete(pg, ctx.tenant_id, ctx.person_id, ns, key, expected):
+                if expected is not None and await repo.get(pg, ctx.tenant_id, ctx.person_id,
                                                            ns, key):
                     raise PreconditionFailed("the record changed: its ETag no longer matches")
                 raise NotFound(f"no record {ns}/{key}")
@@ -112,8 +137,8 @@ class KVService:
     async def list(self, ctx: RequestContext, ns: str, prefix: str, cursor: str | None,
                    limit: int) -> KVPage:
         after = _decode_cursor(cursor) if cursor else ""
-        async with self.db.scoped(ctx) as conn:
-            rows = await repo.list_keys(conn, ctx.tenant_id, ctx.person_id, ns, prefix, after,
+        async with self._session(ctx, ns) as (conn, pg):
+            rows = await repo.list_keys(pg, ctx.tenant_id, ctx.person_id, ns, prefix, after,
                                         limit + 1)
             items = [await self._to_record(conn, ctx, r) for r in rows[:limit]]
         next_cursor = _encode_cursor(rows[limit - 1].key) if len(rows) > limit else None

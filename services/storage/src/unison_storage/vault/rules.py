@@ -12,8 +12,7 @@ import base64
 import re
 from typing import Any
 
-import orjson
-
+from unison_shared import jsonutil
 from unison_shared.errors import BadRequest, PayloadTooLarge, PreconditionFailed
 
 NAME_RE = re.compile(r"[A-Za-z0-9_.:/\-]{1,256}")
@@ -43,7 +42,7 @@ def encode_value(value: str) -> bytes:
 def encode_metadata(metadata: dict[str, Any] | None) -> str | None:
     if metadata is None:
         return None
-    data = orjson.dumps(metadata)
+    data = jsonutil.dumps(metadata)
     if len(data) > MAX_METADATA_BYTES:
         raise PayloadTooLarge(f"metadata: {len(data)} bytes; the limit is {MAX_METADATA_BYTES}")
     return data.decode()
