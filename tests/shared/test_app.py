@@ -137,3 +137,19 @@ async def test_oversized_bodies_are_413_before_parsing():
         assert r.status_code == 413
         r = await c.post("/v1/things", json={"name": "ok"}, headers=auth())
         assert r.status_code == 200
+
+
+async def test_access_log_line_per_request_without_raw_path(shared_client, caplog):
+    with caplog.at_level(logging.INFO, logger="unison.http"):
+        await shared_client.get("/v1/people/alice/things", headers=auth())
+    records = [r for r in caplog.records if r.name == "unison.http"]
+    assert records, "one access log line per request"
+    rec = records[-1]
+    assert rec.route == "/v1/people/{person_id}/things" and rec.status == 200
+    assert "alice" not in rec.getMessage()
+
+
+async def test_openapi_declares_bearer_auth(shared_client):
+    spec = (await shared_client.get("/openapi.json")).json()
+    schemes = spec["components"]["securitySchemes"]
+    assert any(s.get("scheme") == "bearer" for s in schemes.values())

@@ -6,6 +6,8 @@ the live service must answer without a server error (bad input is a 4xx with a r
 
 from __future__ import annotations
 
+import os
+
 import httpx
 import pytest
 import schemathesis
@@ -14,6 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from unison_devstack.tokens import mint_token
 
 from ..conftest import TEST_SECRET
+
+# Examples per operation; raise it (UNISON_FUZZ_EXAMPLES=200) for a deeper hunt.
+EXAMPLES = int(os.environ.get("UNISON_FUZZ_EXAMPLES", "20"))
 
 
 @pytest.mark.slow
@@ -28,7 +33,7 @@ def test_no_route_answers_a_server_error(live_storage):
         operations += 1
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=20, deadline=None, database=None,
+        @settings(max_examples=EXAMPLES, deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))
         def exercise(case) -> None:
             response = case.call(base_url=live_storage, headers=headers, timeout=30)

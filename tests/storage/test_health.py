@@ -24,7 +24,7 @@ async def test_metrics_is_prometheus_text(client, alice):
 
 
 async def test_ready_is_503_naming_postgres_when_database_is_unreachable(
-        storage_settings_factory):
+        storage_settings_factory, make_caller):
     from unison_storage.main import create_app
 
     dead = f"postgresql+asyncpg://unison@127.0.0.1:{free_port()}/storage"
@@ -34,6 +34,10 @@ async def test_ready_is_503_naming_postgres_when_database_is_unreachable(
         assert r.status_code == 503
         assert r.json()["failing"] == ["postgres"]
         assert (await c.get("/healthz")).status_code == 200  # alive, just not ready
+        caller = make_caller()
+        r = await c.put("/v1/kv/ns/k", json={"value": 1}, headers=caller.headers)
+        assert r.status_code == 503, r.text
+        assert r.headers["retry-after"] == "1"
 
 
 async def test_ready_stays_200_when_only_redis_is_down(storage_settings_factory):

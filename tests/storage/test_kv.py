@@ -122,3 +122,17 @@ async def test_values_round_trip_exactly(client, alice):
     got = (await client.get("/v1/kv/exact/v", headers=alice.headers)).json()["value"]
     assert got == value
     assert got["big"] == 123456789012345678901234567890
+
+
+@pytest.mark.parametrize("value", ["nul\u0000inside", {"k\u0000": 1}])
+async def test_values_postgres_cannot_store_are_422(client, alice, value):
+    r = await client.put("/v1/kv/ns/nul", json={"value": value}, headers=alice.headers)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"]
+
+
+async def test_nul_in_query_is_4xx(client, alice):
+    r = await client.get("/v1/kv/ns?prefix=a%00b", headers=alice.headers)
+    assert 400 <= r.status_code < 500, r.text
+    r = await client.get("/v1/vault/secrets?prefix=a%00b", headers=alice.headers)
+    assert 400 <= r.status_code < 500, r.text

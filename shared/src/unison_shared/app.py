@@ -38,7 +38,8 @@ def create_service_app(settings: ServiceSettings, *, title: str, service_label: 
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes,
                        streaming=streaming_routes)
-    app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
+    app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics,
+                       access_log=settings.access_log)
     app.include_router(health_router(service_label))
     return app
 

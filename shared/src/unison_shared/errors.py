@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger("unison.errors")
@@ -117,6 +119,37 @@ def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "request"
 
 
+# SQLSTATE class 22, "data exception": invalid text, untranslatable characters, ...
+DATA_EXCEPTION_CLASS = "22"
+
+
+def _root(exc: BaseException) -> BaseException:
+    """The driver's exception under SQLAlchemy's wrappers."""
+    seen = 0
+    while seen < 5:
+        inner = getattr(exc, "orig", None) or exc.__cause__
+        if inner is None or inner is exc:
+            return exc
+        exc, seen = inner, seen + 1
+    return exc
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    for candidate in (exc, getattr(exc, "orig", None), _root(exc)):
+        state = getattr(candidate, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+    return None
+
+
+def _is_unavailable(exc: BaseException, state: str | None) -> bool:
+    """Connection failures and server shutdowns (SQLSTATE 08xxx, 57P0x)."""
+    if state is not None and (state.startswith("08") or state.startswith("57P")):
+        return True
+    root = _root(exc)
+    return isinstance(root, ConnectionError | TimeoutError | asyncpg.InterfaceError)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def unison_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, UnisonError)
@@ -145,6 +178,28 @@ def install_error_handlers(app: FastAPI) -> None:
                                 str(exc.detail), str(exc.detail),
                                 headers=dict(exc.headers) if exc.headers else None)
 
+    async def database_error(request: Request, exc: Exception) -> JSONResponse:
+        state = _sqlstate(exc)
+        if state is not None and state.startswith(DATA_EXCEPTION_CLASS):
+            # PostgreSQL refused a value the caller sent (a NUL character, an unsupported
+            # escape): the caller's input, not a server fault. The value is not echoed.
+            return problem_response(request, 422, "unstorable-value", "Unstorable value",
+                                    f"a value in the request cannot be stored: "
+                                    f"{type(_root(exc)).__name__}")
+        if _is_unavailable(exc, state):
+            return await dependency_down(request, exc)
+        return await unexpected(request, exc)
+
+    async def dependency_down(request: Request, exc: Exception) -> JSONResponse:
+        # The database (or another backing store) is unreachable: nothing was stored,
+        # and the client may retry. Readiness reports the same condition.
+        logger.warning("backing store unavailable on %s %s: %s", request.method,
+                       request.url.path, type(_root(exc)).__name__)
+        return problem_response(request, 503, "dependency-unavailable",
+                                "A backing service is unavailable",
+                                "a backing store is unreachable; retry later",
+                                headers={"Retry-After": "1"})
+
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Log the type and route only: exception messages can carry payload fragments.
         logger.error("unhandled error on %s %s: %s", request.method, request.url.path,
@@ -155,4 +210,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UnisonError, unison_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(asyncpg.PostgresError, database_error)
+    app.add_exception_handler(DBAPIError, database_error)
+    app.add_exception_handler(ConnectionError, dependency_down)
     app.add_exception_handler(Exception, unexpected)

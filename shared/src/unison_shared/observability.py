@@ -81,9 +81,10 @@ def _trace_ids(scope: Scope) -> tuple[str, str]:
 
 
 class ObservabilityMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, access_log: bool = True) -> None:
         self.app = app
         self.metrics = metrics
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -117,8 +118,9 @@ class ObservabilityMiddleware:
                 logger.warning("request failed", extra={
                     "method": method, "route": template, "status": status,
                     "duration_ms": round(elapsed * 1000, 2)})
-            elif logger.isEnabledFor(logging.DEBUG):
-                logger.debug("request", extra={
+            elif self.access_log and logger.isEnabledFor(logging.INFO):
+                # The route template, never the raw path: paths carry keys and names.
+                logger.info("request", extra={
                     "method": method, "route": template, "status": status,
                     "duration_ms": round(elapsed * 1000, 2)})
             request_id_var.reset(token)

@@ -39,6 +39,8 @@ class ServiceSettings(BaseSettings):
     database_pool_size: int = 20
     redis_url: str | None = None
     log_level: str = "INFO"
+    # One JSON line per request (method, route template, status, duration, request id).
+    access_log: bool = True
     # Largest request body a non-streaming route accepts (413 above it, before parsing).
     max_request_body_bytes: int = 32 * 1024 * 1024
     state_dir: Path = Path(".devstack")

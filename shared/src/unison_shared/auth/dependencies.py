@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from fastapi import Request
+from fastapi import Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..errors import Forbidden, Unauthorized
 from .principal import Principal
@@ -67,7 +68,15 @@ async def _named_persons(request: Request) -> set[str]:
     return found
 
 
-async def authenticated(request: Request) -> RequestContext:
+# Declares the scheme in the OpenAPI document (the Authorize button of /docs); the header
+# itself is read below so missing and malformed tokens get the contract's 401/403.
+_bearer_scheme = HTTPBearer(auto_error=False, description="UnisonOS principal JWT")
+
+
+async def authenticated(
+    request: Request,
+    _declared: HTTPAuthorizationCredentials | None = Security(_bearer_scheme),
+) -> RequestContext:
     header = request.headers.get("authorization")
     if not header:
         raise Unauthorized("missing bearer token")
