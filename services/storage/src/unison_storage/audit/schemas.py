@@ -9,21 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
+from unison_shared.jsonutil import StorableText
 
-def storable(value: str) -> str:
-    """Refuse what a PostgreSQL text column cannot store."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode") from None
-    return value
-
-
-Storable = AfterValidator(storable)
+Storable = StorableText
 EventId = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]{1,128}$"), Storable]
 
 

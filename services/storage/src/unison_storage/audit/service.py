@@ -15,7 +15,6 @@ hash of the event before it (the first links to 64 zeros).
 from __future__ import annotations
 
 import base64
-import json
 import uuid
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -24,7 +23,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from unison_shared.auth import RequestContext
-from unison_shared.errors import BadRequest, Conflict, PayloadTooLarge, ValidationFailed
+from unison_shared.errors import BadRequest, Conflict
+from unison_shared.jsonutil import encode_jsonb
 
 from ..database import Database
 from . import repository as repo
@@ -42,30 +42,8 @@ def _to_event(row: EventRow) -> AuditEvent:
     return AuditEvent(**fields)
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
 def encode_payload(payload: dict[str, Any]) -> str:
-    """The payload as JSON text, refusing what jsonb cannot store (NUL, NaN, Infinity)."""
-    if _has_nul(payload):
-        raise ValidationFailed("payload: strings must not contain NUL characters")
-    try:
-        encoded = json.dumps(payload, ensure_ascii=False, allow_nan=False)
-        size = len(encoded.encode("utf-8"))
-    except UnicodeEncodeError as exc:
-        raise ValidationFailed("payload: strings must be valid Unicode") from exc
-    except ValueError as exc:
-        raise ValidationFailed("payload: NaN and Infinity are not JSON values") from exc
-    if size > MAX_PAYLOAD_BYTES:
-        raise PayloadTooLarge(f"payload is {size} bytes; the limit is {MAX_PAYLOAD_BYTES}")
-    return encoded
+    return encode_jsonb(payload, "payload", MAX_PAYLOAD_BYTES)
 
 
 class AuditService:

@@ -12,9 +12,10 @@ from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
 
 from unison_shared.errors import UnisonError
+from unison_shared.jsonutil import storable_text
 
 from ..deps import Ctx, Svc
-from ..memory.schemas import DEFAULT_KEYSPACE, SessionId, storable
+from ..memory.schemas import DEFAULT_KEYSPACE, SessionId
 from .common import fail
 
 router = APIRouter(tags=["legacy"])
@@ -39,7 +40,7 @@ def _valid_session(value: Any) -> bool:
     if not isinstance(value, str) or not 0 < len(value) <= 256:
         return False
     try:
-        storable(value)
+        storable_text(value)
     except ValueError:
         return False
     return not any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from unison_shared import jsonutil
 from unison_shared.auth import RequestContext
-from unison_shared.errors import BadRequest, NotFound, PayloadTooLarge, PreconditionFailed
+from unison_shared.errors import BadRequest, NotFound, PreconditionFailed
 
 from ..database import Database, driver_connection
 from ..keys.service import DataKeyService
@@ -91,10 +91,8 @@ class KVService:
                   ttl_seconds: int | None = None, if_match: str | None = None,
                   if_none_match: str | None = None) -> tuple[KVRecord, bool]:
         """Write; returns the record and whether it was created. 412 on a failed condition."""
-        encoded = jsonutil.dumps(value)
-        if len(encoded) > self.max_value_bytes:
-            raise PayloadTooLarge(f"value is {len(encoded)} bytes; the limit is "
-                                  f"{self.max_value_bytes}")
+        text_value = jsonutil.encode_jsonb(value, "value", self.max_value_bytes)
+        encoded = text_value.encode()
         if if_none_match is not None and if_none_match.strip() != "*":
             raise PreconditionFailed("If-None-Match supports only *")
         expected = parse_etag(if_match) if if_match is not None else None
@@ -104,7 +102,7 @@ class KVService:
                                                     self._aad_id(ctx, ns, key), encoded)
                 write = KVWrite(None, blob, dek, ttl_seconds)
             else:
-                write = KVWrite(encoded.decode(), None, None, ttl_seconds)
+                write = KVWrite(text_value, None, None, ttl_seconds)
             args = (pg, ctx.tenant_id, ctx.person_id, ns, key, write)
             row: KVRow | None
             if if_none_match is not None:

@@ -5,19 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
+from unison_shared.jsonutil import StorableText
 
-def storable(value: str) -> str:
-    """Refuse lone surrogates, which PostgreSQL text cannot store."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode") from None
-    return value
-
-
-_Storable = AfterValidator(storable)
+_Storable = StorableText
 SessionId = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]{1,256}$"), _Storable]
 EntryKey = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]{1,512}$"), _Storable]
 Keyspace = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:\-]{1,128}$")]

@@ -10,12 +10,12 @@ households, or for two persons, names two separate sessions.
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import asdict
 from typing import Any, Literal
 
 from unison_shared.auth import RequestContext
-from unison_shared.errors import BadRequest, NotFound, PayloadTooLarge, ValidationFailed
+from unison_shared.errors import BadRequest, NotFound, ValidationFailed
+from unison_shared.jsonutil import encode_jsonb
 
 from ..database import Database
 from ..settings import StorageOptions
@@ -24,16 +24,6 @@ from .repository import MemoryRow, Scope
 from .schemas import DEFAULT_KEYSPACE, MemoryEntry, MemoryPage
 
 LatestState = Literal["live", "expired", "not-found"]
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
 
 
 def _entry(row: MemoryRow) -> MemoryEntry:
@@ -61,19 +51,7 @@ class MemoryService:
 
     def encode(self, payload: Any) -> str:
         """The payload as JSON text, refusing what jsonb cannot hold and oversize values."""
-        if _has_nul(payload):
-            raise ValidationFailed("payload: strings must not contain NUL characters")
-        try:
-            encoded = json.dumps(payload, ensure_ascii=False, allow_nan=False)
-            size = len(encoded.encode("utf-8"))
-        except UnicodeEncodeError as exc:
-            raise ValidationFailed("payload: strings must be valid Unicode") from exc
-        except ValueError as exc:
-            raise ValidationFailed("payload: NaN and Infinity are not JSON values") from exc
-        if size > self.options.max_json_bytes:
-            raise PayloadTooLarge(f"payload is {size} bytes; the limit is "
-                                  f"{self.options.max_json_bytes}")
-        return encoded
+        return encode_jsonb(payload, "payload", self.options.max_json_bytes)
 
     async def write(self, ctx: RequestContext, session_id: str, payload: Any,
                     key: str | None = None, keyspace: str = DEFAULT_KEYSPACE,

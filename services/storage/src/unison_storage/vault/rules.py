@@ -42,10 +42,7 @@ def encode_value(value: str) -> bytes:
 def encode_metadata(metadata: dict[str, Any] | None) -> str | None:
     if metadata is None:
         return None
-    data = jsonutil.dumps(metadata)
-    if len(data) > MAX_METADATA_BYTES:
-        raise PayloadTooLarge(f"metadata: {len(data)} bytes; the limit is {MAX_METADATA_BYTES}")
-    return data.decode()
+    return jsonutil.encode_jsonb(metadata, "metadata", MAX_METADATA_BYTES)
 
 
 def etag_of(version: int) -> str:
