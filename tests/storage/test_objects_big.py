@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 
-from unison_devstack.procs import free_port
+from unison_devstack.procs import stop_pid
+
+from ..conftest import start_storage_process
 
 GiB = 1024**3
 MiB = 1024**2
@@ -49,42 +48,17 @@ class RSSSampler(threading.Thread):
 
 
 @pytest.fixture
-def live_storage(storage_env, state_dir):
-    port = free_port()
-    log = open(state_dir / f"storage-big-{port}.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "unison_storage.main:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-         "--no-access-log"],
-        env={**os.environ, **storage_env, "STORAGE_OBJECT_BACKEND": "fs"},
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("storage did not start: "
-                                   + Path(log.name).read_text()[-2000:])
-            time.sleep(0.1)
-        yield base, proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        log.close()
+def upload_server(storage_env, state_dir):
+    """A storage process of its own, so its memory is the upload's alone."""
+    proc, base = start_storage_process({**storage_env, "STORAGE_OBJECT_BACKEND": "fs"},
+                                       state_dir / "storage-big.log")
+    yield base, proc.pid
+    stop_pid(proc.pid)
 
 
 @pytest.mark.slow
-async def test_1gib_upload_keeps_memory_growth_under_64mib(live_storage, alice):
-    base, pid = live_storage
+async def test_1gib_upload_keeps_memory_growth_under_64mib(upload_server, alice):
+    base, pid = upload_server
     block = os.urandom(MiB)
     count = GiB // MiB
     expected = hashlib.sha256()

@@ -5,64 +5,34 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
-import subprocess
-import sys
 import time
 
 import httpx
 import pytest
 
-from unison_devstack.procs import free_port, stop_pid
+from unison_devstack.procs import stop_pid
+
+from ..conftest import start_storage_process
 
 EVENTS = 200
 CAS_WORKERS_PER_REPLICA = 3
 CAS_INCREMENTS_PER_WORKER = 10
 
 
-async def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(base_url=base, timeout=2) as c:
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, "storage process exited during start-up"
-            try:
-                if (await c.get("/readyz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-    raise TimeoutError(f"{base} not ready within {timeout}s")
-
-
-def _spawn(port: int, env: dict[str, str], log) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "uvicorn", "unison_storage.main:create_app", "--factory",
-           "--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
-    return subprocess.Popen(cmd, env={**os.environ, **env}, stdout=log,
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
-
-
 @pytest.fixture
-async def replicas(storage_env, tmp_path):
-    procs, bases, logs = [], [], []
+def replicas(storage_env, tmp_path):
+    procs, bases = [], []
     try:
         # One after the other: the first start may create the dev keyring file that
         # both must share.
         for i in range(2):
-            port = free_port()
-            log = open(tmp_path / f"storage-{i}.log", "wb")  # noqa: SIM115
-            logs.append(log)
-            proc = _spawn(port, storage_env, log)
+            proc, base = start_storage_process(storage_env, tmp_path / f"storage-{i}.log")
             procs.append(proc)
-            bases.append(f"http://127.0.0.1:{port}")
-            await _wait_ready(bases[-1], proc)
+            bases.append(base)
         yield bases
     finally:
         for proc in procs:
             stop_pid(proc.pid)
-            proc.wait(timeout=15)
-        for log in logs:
-            log.close()
 
 
 async def _cas_worker(client: httpx.AsyncClient, headers: dict[str, str]) -> tuple[int, int]:
