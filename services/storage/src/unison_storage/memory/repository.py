@@ -1,5 +1,9 @@
 """SQL for memory_entries. Every read filters `expires_at > now()`: an expired entry is
-never returned, whether or not the sweeper has deleted it yet."""
+never returned, whether or not the sweeper has deleted it yet.
+
+Memory is a hot path: each operation is one statement on the asyncpg connection in
+autocommit (`Database.statement`), like KV. The sweeper stays on SQLAlchemy.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -28,90 +33,85 @@ class Scope:
     person: str
     session: str
 
-    def params(self, **more: Any) -> dict[str, Any]:
-        return {"t": self.tenant, "p": self.person, "s": self.session, **more}
+    def args(self) -> tuple[str, str, str]:
+        return self.tenant, self.person, self.session
+
+
+def _row(record: asyncpg.Record) -> MemoryRow:
+    return MemoryRow(*record.values())
 
 
 _COLS = "id, session_id, key, keyspace, payload, created_at, expires_at"
 _LIVE = "expires_at > now()"
-_SCOPE = "tenant_id = :t AND person_id = :p AND session_id = :s"
-_VALUES = ("(:t, :p, :s, :k, :ks, CAST(:v AS jsonb), now(), "
-           "now() + make_interval(secs => CAST(:ttl AS integer)))")
+# $1 tenant, $2 person, $3 session in every statement below.
+_SCOPE = "tenant_id = $1 AND person_id = $2 AND session_id = $3"
 _INSERT = ("INSERT INTO memory_entries AS cur (tenant_id, person_id, session_id, key, keyspace, "
-           f"payload, created_at, expires_at) VALUES {_VALUES}")
+           "payload, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6::jsonb, now(), "
+           "now() + make_interval(secs => $7::integer))")
+_WRITE = f"{_INSERT} RETURNING {_COLS}"
+_WRITE_KEYED = (f"{_INSERT} ON CONFLICT (tenant_id, person_id, session_id, key) "
+                "WHERE key IS NOT NULL DO UPDATE SET id = DEFAULT, "
+                "keyspace = EXCLUDED.keyspace, payload = EXCLUDED.payload, "
+                "created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at "
+                f"RETURNING {_COLS}")
+_SELECT = f"SELECT {_COLS} FROM memory_entries WHERE {_SCOPE} AND {_LIVE}"
 
 
-async def write(conn: AsyncConnection, scope: Scope, key: str | None, keyspace: str,
+async def write(pg: asyncpg.Connection, scope: Scope, key: str | None, keyspace: str,
                 payload_json: str, ttl: int) -> MemoryRow:
     """Insert an entry; a keyed one replaces the session's entry with that key and takes
     a fresh id, so the replacement is the session's latest entry."""
-    upsert = ("" if key is None else
-              " ON CONFLICT (tenant_id, person_id, session_id, key) WHERE key IS NOT NULL "
-              "DO UPDATE SET id = DEFAULT, keyspace = EXCLUDED.keyspace, "
-              "payload = EXCLUDED.payload, created_at = EXCLUDED.created_at, "
-              "expires_at = EXCLUDED.expires_at")
-    row = (await conn.execute(text(f"{_INSERT}{upsert} RETURNING {_COLS}"),
-                              scope.params(k=key, ks=keyspace, v=payload_json, ttl=ttl))).one()
-    return MemoryRow(*row)
+    sql = _WRITE if key is None else _WRITE_KEYED
+    return _row(await pg.fetchrow(sql, *scope.args(), key, keyspace, payload_json, ttl))
 
 
-async def latest(conn: AsyncConnection, scope: Scope) -> MemoryRow | None:
-    row = (await conn.execute(text(
-        f"SELECT {_COLS} FROM memory_entries WHERE {_SCOPE} AND {_LIVE} "
-        "ORDER BY id DESC LIMIT 1"), scope.params())).first()
-    return MemoryRow(*row) if row else None
+async def latest(pg: asyncpg.Connection, scope: Scope) -> MemoryRow | None:
+    record = await pg.fetchrow(f"{_SELECT} ORDER BY id DESC LIMIT 1", *scope.args())
+    return _row(record) if record else None
 
 
-async def has_expired(conn: AsyncConnection, scope: Scope) -> bool:
+async def has_expired(pg: asyncpg.Connection, scope: Scope) -> bool:
     """Whether the session still holds expired entries the sweeper has not removed."""
-    return bool((await conn.execute(text(
+    return bool(await pg.fetchval(
         f"SELECT EXISTS (SELECT 1 FROM memory_entries WHERE {_SCOPE} "
-        "AND expires_at <= now())"), scope.params())).scalar())
+        "AND expires_at <= now())", *scope.args()))
 
 
-async def get(conn: AsyncConnection, scope: Scope, entry_id: int) -> MemoryRow | None:
-    row = (await conn.execute(text(
-        f"SELECT {_COLS} FROM memory_entries WHERE {_SCOPE} AND id = :id AND {_LIVE}"),
-        scope.params(id=entry_id))).first()
-    return MemoryRow(*row) if row else None
+async def get(pg: asyncpg.Connection, scope: Scope, entry_id: int) -> MemoryRow | None:
+    record = await pg.fetchrow(f"{_SELECT} AND id = $4", *scope.args(), entry_id)
+    return _row(record) if record else None
 
 
-async def by_key(conn: AsyncConnection, scope: Scope, key: str) -> MemoryRow | None:
-    row = (await conn.execute(text(
-        f"SELECT {_COLS} FROM memory_entries WHERE {_SCOPE} AND key = :k AND {_LIVE}"),
-        scope.params(k=key))).first()
-    return MemoryRow(*row) if row else None
+async def by_key(pg: asyncpg.Connection, scope: Scope, key: str) -> MemoryRow | None:
+    record = await pg.fetchrow(f"{_SELECT} AND key = $4", *scope.args(), key)
+    return _row(record) if record else None
 
 
-async def list_entries(conn: AsyncConnection, scope: Scope, before_id: int | None,
+async def list_entries(pg: asyncpg.Connection, scope: Scope, before_id: int | None,
                        limit: int) -> list[MemoryRow]:
-    cond = " AND id < :before" if before_id is not None else ""
-    rows = (await conn.execute(text(
-        f"SELECT {_COLS} FROM memory_entries WHERE {_SCOPE} AND {_LIVE}{cond} "
-        "ORDER BY id DESC LIMIT :lim"), scope.params(before=before_id, lim=limit))).all()
-    return [MemoryRow(*r) for r in rows]
+    records = await pg.fetch(
+        f"{_SELECT} AND ($4::bigint IS NULL OR id < $4) ORDER BY id DESC LIMIT $5",
+        *scope.args(), before_id, limit)
+    return [_row(r) for r in records]
 
 
-async def delete_entry(conn: AsyncConnection, scope: Scope, entry_id: int) -> bool:
-    result = await conn.execute(text(
-        f"DELETE FROM memory_entries WHERE {_SCOPE} AND id = :id AND {_LIVE}"),
-        scope.params(id=entry_id))
-    return bool(result.rowcount)
+async def delete_entry(pg: asyncpg.Connection, scope: Scope, entry_id: int) -> bool:
+    return await pg.fetchval(
+        f"DELETE FROM memory_entries WHERE {_SCOPE} AND id = $4 AND {_LIVE} RETURNING 1",
+        *scope.args(), entry_id) is not None
 
 
-async def delete_key(conn: AsyncConnection, scope: Scope, key: str) -> bool:
-    result = await conn.execute(text(
-        f"DELETE FROM memory_entries WHERE {_SCOPE} AND key = :k AND {_LIVE}"),
-        scope.params(k=key))
-    return bool(result.rowcount)
+async def delete_key(pg: asyncpg.Connection, scope: Scope, key: str) -> bool:
+    return await pg.fetchval(
+        f"DELETE FROM memory_entries WHERE {_SCOPE} AND key = $4 AND {_LIVE} RETURNING 1",
+        *scope.args(), key) is not None
 
 
-async def delete_session(conn: AsyncConnection, scope: Scope) -> int:
+async def delete_session(pg: asyncpg.Connection, scope: Scope) -> int:
     """Remove every entry of the session, expired ones too; returns the live ones removed."""
-    result = await conn.execute(text(
+    return int(await pg.fetchval(
         f"WITH gone AS (DELETE FROM memory_entries WHERE {_SCOPE} RETURNING expires_at) "
-        f"SELECT count(*) FILTER (WHERE {_LIVE}) FROM gone"), scope.params())
-    return int(result.scalar() or 0)
+        f"SELECT count(*) FILTER (WHERE {_LIVE}) FROM gone", *scope.args()) or 0)
 
 
 async def sweep_expired(conn: AsyncConnection, batch: int) -> int:

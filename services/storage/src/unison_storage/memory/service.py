@@ -58,7 +58,7 @@ class MemoryService:
                     ttl_seconds: int | None = None) -> MemoryEntry:
         ttl = self.ttl_for(keyspace, ttl_seconds)
         encoded = self.encode(payload)
-        async with self.db.scoped(ctx) as conn:
+        async with self.db.statement(ctx) as conn:
             row = await repo.write(conn, self._scope(ctx, session_id), key, keyspace,
                                    encoded, ttl)
         return _entry(row)
@@ -71,7 +71,7 @@ class MemoryService:
         """The newest live entry; when there is none, whether the session only holds
         expired entries (the legacy API reports `expired`) or nothing at all."""
         scope = self._scope(ctx, session_id)
-        async with self.db.scoped(ctx) as conn:
+        async with self.db.statement(ctx) as conn:
             row = await repo.latest(conn, scope)
             if row is not None:
                 return _entry(row), "live"
@@ -79,14 +79,14 @@ class MemoryService:
         return None, "expired" if expired else "not-found"
 
     async def get(self, ctx: RequestContext, session_id: str, entry_id: int) -> MemoryEntry:
-        async with self.db.scoped(ctx) as conn:
+        async with self.db.statement(ctx) as conn:
             row = await repo.get(conn, self._scope(ctx, session_id), entry_id)
         if row is None:
             raise NotFound(f"no entry {entry_id} in this session")
         return _entry(row)
 
     async def by_key(self, ctx: RequestContext, session_id: str, key: str) -> MemoryEntry:
-        async with self.db.scoped(ctx) as conn:
+        async with self.db.statement(ctx) as conn:
             row = await repo.by_key(conn, self._scope(ctx, session_id), key)
         if row is None:
             raise NotFound(f"no entry with key {key!r} in this session")
@@ -95,7 +95,7 @@ class MemoryService:
     async def list(self, ctx: RequestContext, session_id: str, cursor: str | None,
                    limit: int) -> MemoryPage:
         before = _decode_cursor(cursor) if cursor else None
-        async with self.db.scoped(ctx) as conn:
+        async with self.db.statement(ctx) as conn:
             rows = await repo.list_entries(conn, self._scope(ctx, session_id), before,
                                            limit + 1)
         more = len(rows) > limit
@@ -104,18 +104,18 @@ class MemoryService:
                           next_cursor=_encode_cursor(rows[-1].id) if more else None)
 
     async def delete(self, ctx: RequestContext, session_id: str, entry_id: int) -> None:
-        async with self.db.scoped(ctx) as conn:
+        async with self.db.statement(ctx) as conn:
             if not await repo.delete_entry(conn, self._scope(ctx, session_id), entry_id):
                 raise NotFound(f"no entry {entry_id} in this session")
 
     async def delete_key(self, ctx: RequestContext, session_id: str, key: str) -> None:
-        async with self.db.scoped(ctx) as conn:
+        async with self.db.statement(ctx) as conn:
             if not await repo.delete_key(conn, self._scope(ctx, session_id), key):
                 raise NotFound(f"no entry with key {key!r} in this session")
 
     async def delete_session(self, ctx: RequestContext, session_id: str) -> int:
         """Remove the whole session; returns how many live entries it held."""
-        async with self.db.scoped(ctx) as conn:
+        async with self.db.statement(ctx) as conn:
             return await repo.delete_session(conn, self._scope(ctx, session_id))
 
 
