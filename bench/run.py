@@ -121,7 +121,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--profile", default="",
                    help="SCENARIO to sample with py-spy at the highest concurrency")
     p.add_argument("--app", default="unison_storage.main:create_app",
-                   help="uvicorn factory to serve (bench.variants has A/B experiments)")
+                   help="uvicorn factory to serve, for A/B experiments (module:function)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = p.parse_args(argv)
     args.scenarios = [s for s in args.scenarios.split(",") if s]
