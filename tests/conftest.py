@@ -24,7 +24,7 @@ from unison_devstack.redis import RedisServer
 from unison_devstack.seaweedfs import ACCESS_KEY, SECRET_KEY, SeaweedServer
 from unison_devstack.tokens import mint_token
 
-from .servers import docker_available
+from .servers import make_postgres, make_redis
 
 TEST_SECRET = "test-hs256-secret-that-is-long-enough-for-hmac"
 STORAGE_DB = "storage_test"
@@ -39,9 +39,8 @@ def state_dir() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def postgres(state_dir: Path) -> Iterator[PostgresServer]:
-    if docker_available():
-        print("docker engine found; using the packaged PostgreSQL anyway for parity with CI")
-    server = PostgresServer(state_dir / "postgres", free_port(), fsync=False)
+    server = make_postgres(state_dir)
+    print(f"\nPostgreSQL for this session: {type(server).__name__}")
     server.start()
     yield server
     server.stop()
@@ -49,7 +48,7 @@ def postgres(state_dir: Path) -> Iterator[PostgresServer]:
 
 @pytest.fixture(scope="session")
 def redis_server(state_dir: Path) -> Iterator[RedisServer]:
-    server = RedisServer(state_dir / "redis", free_port())
+    server = make_redis(state_dir)
     server.start()
     yield server
     server.stop()

@@ -55,6 +55,10 @@ class PostgresServer:
     data_dir: Path
     port: int
     fsync: bool = True
+    host: str = "127.0.0.1"
+    # Local servers trust loopback; a server elsewhere (a container) needs a password,
+    # the same for the superuser and the app role.
+    password: str | None = None
 
     @property
     def pgdata(self) -> Path:
@@ -62,7 +66,8 @@ class PostgresServer:
 
     def url(self, database: str = "postgres", user: str = APP_ROLE,
             driver: str = "postgresql+asyncpg") -> str:
-        return f"{driver}://{user}@127.0.0.1:{self.port}/{database}"
+        auth = f"{user}:{self.password}" if self.password else user
+        return f"{driver}://{auth}@{self.host}:{self.port}/{database}"
 
     def start(self) -> int:
         user = _system_user()
@@ -92,10 +97,11 @@ class PostgresServer:
         return int((self.pgdata / "postmaster.pid").read_text().splitlines()[0])
 
     def psql(self, sql: str, database: str = "postgres", user: str = SUPERUSER) -> str:
+        env = {**os.environ, "PGPASSWORD": self.password} if self.password else None
         out = subprocess.run(
-            [str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", user,
+            [str(PG_BIN / "psql"), "-h", self.host, "-p", str(self.port), "-U", user,
              "-d", database, "-v", "ON_ERROR_STOP=1", "-Atqc", sql],
-            check=True, capture_output=True, text=True,
+            check=True, capture_output=True, text=True, env=env,
         )
         return out.stdout
 
@@ -103,7 +109,8 @@ class PostgresServer:
         # The services connect as a non-superuser so row-level security applies to them.
         exists = self.psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}'")  # noqa: S608
         if not exists.strip():
-            self.psql(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS")
+            password = f" PASSWORD '{self.password}'" if self.password else ""
+            self.psql(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS{password}")
 
     def ensure_database(self, name: str) -> None:
         # Names come from the runner's own constants, never from a request.
