@@ -67,23 +67,22 @@ async def lock_head(conn: AsyncConnection, tenant: str, genesis: str,
     return Head(row[0], row[1]), row[2]
 
 
-async def set_head(conn: AsyncConnection, tenant: str, head: Head) -> None:
-    await conn.execute(text(
-        "UPDATE audit_heads SET seq = :s, hash = :h WHERE tenant_id = :t"),
-        {"t": tenant, "s": head.seq, "h": head.hash})
-
-
 async def get_head(conn: AsyncConnection, tenant: str) -> Head | None:
     row = (await conn.execute(text(
         "SELECT seq, hash FROM audit_heads WHERE tenant_id = :t"), {"t": tenant})).first()
     return Head(row[0], row[1]) if row else None
 
 
-async def insert(conn: AsyncConnection, event: dict[str, Any], payload_json: str) -> None:
+async def append(conn: AsyncConnection, event: dict[str, Any], payload_json: str) -> None:
+    """Insert the event and move the tenant's head to it, in one round trip (the head row
+    is already locked by `lock_head` in this transaction)."""
     await conn.execute(text(
-        f"INSERT INTO audit_events ({_COLS}) VALUES (:tenant_id, :seq, :id, :actor, :action, "
-        ":target, :decision_id, :status, :person_id, CAST(:payload AS jsonb), :created_at, "
-        ":prev_hash, :hash)"), {**event, "payload": payload_json})
+        f"WITH ins AS (INSERT INTO audit_events ({_COLS}) VALUES (:tenant_id, :seq, :id, "
+        ":actor, :action, :target, :decision_id, :status, :person_id, "
+        "CAST(:payload AS jsonb), :created_at, :prev_hash, :hash) "
+        "RETURNING tenant_id, seq, hash) "
+        "UPDATE audit_heads SET seq = ins.seq, hash = ins.hash FROM ins "
+        "WHERE audit_heads.tenant_id = ins.tenant_id"), {**event, "payload": payload_json})
 
 
 async def get(conn: AsyncConnection, tenant: str, event_id: str,

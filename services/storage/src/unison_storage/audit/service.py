@@ -29,7 +29,7 @@ from unison_shared.jsonutil import encode_jsonb
 from ..database import Database
 from . import repository as repo
 from .chain import GENESIS_HASH, event_hash
-from .repository import EventFilter, EventRow, Head
+from .repository import EventFilter, EventRow
 from .schemas import AuditEvent, AuditEventIn, AuditPage, VerifyResult
 
 MAX_PAYLOAD_BYTES = 64 * 1024
@@ -79,8 +79,7 @@ class AuditService:
             "created_at": datetime.now(UTC), "prev_hash": head.hash,
         }
         record["hash"] = event_hash(record)
-        await repo.insert(conn, record, payload_json)
-        await repo.set_head(conn, tenant_id, Head(record["seq"], record["hash"]))
+        await repo.append(conn, record, payload_json)
         return _to_event(EventRow(**record)), True
 
     async def record(self, ctx: RequestContext, event: AuditEventIn) -> tuple[AuditEvent, bool]:

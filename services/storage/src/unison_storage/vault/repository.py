@@ -48,47 +48,45 @@ async def get_secret(conn: AsyncConnection, t: str, p: str, name: str,
     return SecretRow(*row) if row else None
 
 
-async def create_if_absent(conn: AsyncConnection, t: str, p: str, name: str,
-                           max_versions: int, metadata_json: str) -> bool:
-    """Insert an empty secret (version 0); False when it already exists. Concurrent
-    creators block on the unique index, so exactly one sees True."""
-    result = await conn.execute(text(
-        "INSERT INTO vault_secrets (id, tenant_id, person_id, name, max_versions, metadata) "
+async def lock_or_create(conn: AsyncConnection, t: str, p: str, name: str,
+                         max_versions: int, metadata_json: str) -> tuple[SecretRow, bool]:
+    """The secret's row, created empty (version 0) when absent, locked until the
+    transaction ends; and whether this call created it. One statement: concurrent
+    creators block on the unique index, so exactly one of them creates."""
+    new_id = uuid.uuid4()
+    row = (await conn.execute(text(
+        "INSERT INTO vault_secrets AS s (id, tenant_id, person_id, name, max_versions, metadata) "
         "VALUES (:id, :t, :p, :n, :mv, CAST(:m AS jsonb)) "
-        "ON CONFLICT (tenant_id, person_id, name) DO NOTHING"),
-        {"id": uuid.uuid4(), "t": t, "p": p, "n": name, "mv": max_versions, "m": metadata_json})
-    return bool(result.rowcount)
+        "ON CONFLICT (tenant_id, person_id, name) DO UPDATE SET name = s.name "
+        f"RETURNING {_S_COLS}"),
+        {"id": new_id, "t": t, "p": p, "n": name, "mv": max_versions,
+         "m": metadata_json})).one()
+    secret = SecretRow(*row)
+    return secret, secret.id == new_id
 
 
-async def insert_version(conn: AsyncConnection, t: str, secret_id: uuid.UUID, version: int,
-                         ciphertext: bytes, dek_version: int) -> None:
-    await conn.execute(text(
-        "INSERT INTO vault_versions (tenant_id, secret_id, version, ciphertext, dek_version) "
-        "VALUES (:t, :s, :v, :c, :d)"),
-        {"t": t, "s": secret_id, "v": version, "c": ciphertext, "d": dek_version})
-
-
-async def finish_write(conn: AsyncConnection, t: str, p: str, secret_id: uuid.UUID,
-                       version: int, metadata_json: str | None,
-                       max_versions: int | None) -> SecretRow:
-    """Point the secret at its new version; a write also undoes a soft delete."""
+async def write_version(conn: AsyncConnection, t: str, p: str, secret_id: uuid.UUID,
+                        version: int, ciphertext: bytes, dek_version: int,
+                        metadata_json: str | None, max_versions: int | None) -> SecretRow:
+    """Store a new version, point the secret at it (a write also undoes a soft delete),
+    and delete versions older than the newest `max_versions`, in one round trip. The
+    statements share a snapshot: the delete never sees, so never removes, the new one."""
     row = (await conn.execute(text(f"""
-        UPDATE vault_secrets SET current_version = :v, updated_at = now(), deleted_at = NULL,
-            metadata = COALESCE(CAST(:m AS jsonb), metadata),
-            max_versions = COALESCE(CAST(:mv AS integer), max_versions)
-        WHERE {_SCOPE} AND id = :s RETURNING {_S_COLS}"""),
-        {"t": t, "p": p, "s": secret_id, "v": version, "m": metadata_json,
-         "mv": max_versions})).one()
+        WITH ins AS (
+            INSERT INTO vault_versions (tenant_id, secret_id, version, ciphertext, dek_version)
+            VALUES (:t, :s, :v, :c, :d)),
+        upd AS (
+            UPDATE vault_secrets SET current_version = :v, updated_at = now(),
+                deleted_at = NULL, metadata = COALESCE(CAST(:m AS jsonb), metadata),
+                max_versions = COALESCE(CAST(:mv AS integer), max_versions)
+            WHERE {_SCOPE} AND id = :s RETURNING {_S_COLS}),
+        pruned AS (
+            DELETE FROM vault_versions WHERE tenant_id = :t AND secret_id = :s
+                AND version <= (SELECT :v - max_versions FROM upd))
+        SELECT {_S_COLS} FROM upd"""),
+        {"t": t, "p": p, "s": secret_id, "v": version, "c": ciphertext, "d": dek_version,
+         "m": metadata_json, "mv": max_versions})).one()
     return SecretRow(*row)
-
-
-async def prune(conn: AsyncConnection, t: str, secret_id: uuid.UUID, newest: int,
-                keep: int) -> int:
-    """Delete versions older than the newest `keep` (their ciphertext goes with them)."""
-    result = await conn.execute(text(
-        "DELETE FROM vault_versions WHERE tenant_id = :t AND secret_id = :s "
-        "AND version <= :cut"), {"t": t, "s": secret_id, "cut": newest - keep})
-    return int(result.rowcount or 0)
 
 
 async def get_version(conn: AsyncConnection, t: str, secret_id: uuid.UUID,

@@ -79,22 +79,18 @@ class VaultService:
         expected = rules.expected_version(cas, if_match)
         t, p = ctx.tenant_id, ctx.person_id
         async with self.db.scoped(ctx) as conn:
-            created = await repo.create_if_absent(conn, t, p, name,
-                                                  max_versions or self.max_versions,
-                                                  meta_json or "{}")
             # The row lock serialises writers of one secret on every replica.
-            row = await repo.get_secret(conn, t, p, name, lock=True)
-            assert row is not None
+            row, created = await repo.lock_or_create(conn, t, p, name,
+                                                     max_versions or self.max_versions,
+                                                     meta_json or "{}")
             if expected is not None and row.current_version != expected:
                 raise PreconditionFailed(
                     f"cas: expected version {expected}, the current version is "
                     f"{row.current_version}")
             version = row.current_version + 1
             dek, blob = await self.keys.encrypt(conn, t, AAD_KIND, str(row.id), plain, version)
-            await repo.insert_version(conn, t, row.id, version, blob, dek)
-            row = await repo.finish_write(conn, t, p, row.id, version,
-                                          None if created else meta_json, max_versions)
-            await repo.prune(conn, t, row.id, version, row.max_versions)
+            row = await repo.write_version(conn, t, p, row.id, version, blob, dek,
+                                           None if created else meta_json, max_versions)
             await self._audit(conn, ctx, "vault.write", name, version=version)
         return _meta(row), created
 
