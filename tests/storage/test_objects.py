@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from sqlalchemy import text
@@ -260,15 +260,21 @@ async def test_presign_valid_expired_and_tampered(client, alice, storage_app):
     other = (await upload(client, alice, b"other")).json()["id"]
     for bad in (path.replace(oid, other), path.replace("sig=", "sig=0"),
                 path.replace(f"tenant={alice.household_id}", "tenant=h-evil"),
-                path.replace("expires=", "expires=9")):
+                path.replace("expires=", "expires=9"), path.replace("v=", "v=0")):
         assert (await client.get(bad)).status_code == 403, bad
     # An expired link, correctly signed, is refused too.
     key = storage_app.state.services.objects.presign_key
-    old = presign.download_path(key, alice.household_id, oid, int(time.time()) - 5)
+    tag = parse_qs(parts.query)["v"][0]
+    old = presign.download_path(key, alice.household_id, oid, int(time.time()) - 5, tag)
     expired = await client.get(old)
     assert expired.status_code == 403 and "expired" in expired.json()["detail"]
     # A link outlives nothing: after delete it is a 404.
     assert (await client.delete(f"/v1/objects/{oid}", headers=alice.headers)).status_code == 204
+    assert (await client.get(path)).status_code == 404
+    # Nor does it serve whatever is uploaded later under the same id.
+    reuse = await client.post("/objects", headers=alice.headers,
+                              json={"id": oid, "content_b64": base64.b64encode(b"new").decode()})
+    assert reuse.json()["ok"] is True
     assert (await client.get(path)).status_code == 404
     too_long = await client.post(f"/v1/objects/{other}/presign",
                                  json={"expires_in": 10 * 365 * 86400}, headers=alice.headers)

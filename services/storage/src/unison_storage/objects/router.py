@@ -140,20 +140,22 @@ async def presign_object(object_id: ObjectId, ctx: Ctx, svc: Svc, request: Reque
 
 SigQuery = Annotated[str, Query(max_length=128)]
 TenantQuery = Annotated[str, Query(max_length=256)]
+TagQuery = Annotated[str, Query(alias="v", max_length=64)]
 
 
 @public.head("/{object_id}/download")
-async def head_presigned(object_id: ObjectId, expires: int, tenant: TenantQuery, sig: SigQuery,
-                         svc: Svc, range: OptHeader = None) -> Response:
-    dl = await svc.objects.presigned_download(tenant, object_id, expires, sig, range,
+async def head_presigned(object_id: ObjectId, expires: int, tenant: TenantQuery, tag: TagQuery,
+                         sig: SigQuery, svc: Svc, range: OptHeader = None) -> Response:
+    dl = await svc.objects.presigned_download(tenant, object_id, expires, tag, sig, range,
                                               with_body=False)
     return Response(status_code=206 if dl.partial else 200, headers=_headers(dl))
 
 
 @public.get("/{object_id}/download", response_class=StreamingResponse)
-async def get_presigned(object_id: ObjectId, expires: int, tenant: TenantQuery, sig: SigQuery,
-                        svc: Svc, range: OptHeader = None) -> StreamingResponse:
-    return _stream(await svc.objects.presigned_download(tenant, object_id, expires, sig, range))
+async def get_presigned(object_id: ObjectId, expires: int, tenant: TenantQuery, tag: TagQuery,
+                        sig: SigQuery, svc: Svc, range: OptHeader = None) -> StreamingResponse:
+    return _stream(await svc.objects.presigned_download(tenant, object_id, expires, tag, sig,
+                                                        range))
 
 
 router.include_router(public)

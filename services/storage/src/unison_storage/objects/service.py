@@ -260,17 +260,20 @@ class ObjectService:
         cap = self.options.presign_max_seconds
         if expires_in > cap:
             raise ValidationFailed(f"expires_in: at most {cap} seconds")
-        await self._row(ctx, object_id)  # 404 unless the caller may read it
+        row = await self._row(ctx, object_id)  # 404 unless the caller may read it
         expires = int(time.time()) + expires_in
-        return (presign.download_path(self.presign_key, ctx.tenant_id, object_id, expires),
+        tag = presign.blob_tag(row.storage_key)
+        return (presign.download_path(self.presign_key, ctx.tenant_id, object_id, expires,
+                                      tag),
                 datetime.fromtimestamp(expires, UTC))
 
-    async def presigned_download(self, tenant: str, object_id: str, expires: int, sig: str,
-                                 range_header: str | None, with_body: bool = True) -> Download:
-        presign.verify(self.presign_key, tenant, object_id, expires, sig)
+    async def presigned_download(self, tenant: str, object_id: str, expires: int, tag: str,
+                                 sig: str, range_header: str | None,
+                                 with_body: bool = True) -> Download:
+        presign.verify(self.presign_key, tenant, object_id, expires, tag, sig)
         async with self.db.tenant(tenant) as conn:
             row = await repo.get_in_tenant(conn, tenant, object_id)
-        if row is None:
+        if row is None or presign.blob_tag(row.storage_key) != tag:
             raise NotFound(f"no object {object_id}")
         return await self._open(row, range_header, with_body)
 
