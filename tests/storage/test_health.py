@@ -54,3 +54,31 @@ async def test_whoami_reports_scope(client, alice):
     r = await client.get("/v1/whoami", headers=alice.headers)
     assert r.json()["tenant_id"] == alice.household_id
     assert r.json()["person_id"] == alice.person_id
+
+
+async def test_sweeper_reports_its_work_in_metrics(storage_settings_factory, make_caller):
+    import asyncio
+
+    from unison_storage.main import create_app
+    from unison_storage.settings import StorageOptions
+
+    settings = storage_settings_factory()
+    settings.storage = StorageOptions(**{**settings.storage.model_dump(),
+                                         "sweep_interval_seconds": 0.3})
+    caller = make_caller()
+    async with running_client(create_app(settings)) as c:
+        await c.put("/v1/kv/ns/brief", json={"value": 1, "ttl_seconds": 1},
+                    headers=caller.headers)
+        text = ""
+        for _ in range(40):  # the row expires after 1 s; the sweeper runs every 0.3 s
+            await asyncio.sleep(0.2)
+            text = (await c.get("/metrics")).text
+            deleted = [line for line in text.splitlines()
+                       if line.startswith('storage_sweeper_deleted_rows_total{table="kv_records"}')]
+            if deleted and float(deleted[0].split()[-1]) >= 1:
+                break
+        else:
+            raise AssertionError("the sweeper never reported deleting the expired row")
+        stamp = [line for line in text.splitlines()
+                 if line.startswith("storage_sweeper_last_success_timestamp_seconds")]
+        assert float(stamp[0].split()[-1]) > 0

@@ -37,7 +37,7 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from .objects.store import create_object_store
-        from .sweeper import run_sweeper
+        from .sweeper import SweepMetrics, run_sweeper
 
         engine = create_engine(settings.database_url.get_secret_value(),
                                settings.database_pool_size, application_name=SERVICE_LABEL)
@@ -58,7 +58,8 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
             # Redis is a cache: reported, but never a reason to refuse traffic.
             add_readiness_check(app, "redis", redis_ready, critical=False)
 
-        sweeper = asyncio.create_task(run_sweeper(app.state.services, settings.storage))
+        sweeper = asyncio.create_task(run_sweeper(app.state.services, settings.storage,
+                                                  SweepMetrics(app.state.metrics)))
         try:
             yield
         finally:

@@ -12,7 +12,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from prometheus_client import Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from unison_shared.observability import Metrics
 
 from .kv import repository as kv_repo
 from .memory import repository as memory_repo
@@ -45,12 +48,33 @@ async def sweep_once(services: Services, batch: int) -> dict[str, int]:
     return totals
 
 
-async def run_sweeper(services: Services, options: StorageOptions) -> None:
+class SweepMetrics:
+    """What an operator alerts on: rows deleted, failures, and the time of the last
+    successful sweep (stale means expired rows pile up, though reads still hide them)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.deleted = Counter("storage_sweeper_deleted_rows_total",
+                               "Expired rows deleted by the sweeper", ["table"],
+                               registry=metrics.registry)
+        self.failures = Counter("storage_sweeper_failures_total", "Sweeps that failed",
+                                registry=metrics.registry)
+        self.last_success = Gauge("storage_sweeper_last_success_timestamp_seconds",
+                                  "Unix time of the last successful sweep",
+                                  registry=metrics.registry)
+
+
+async def run_sweeper(services: Services, options: StorageOptions,
+                      metrics: SweepMetrics) -> None:
     while True:
         await asyncio.sleep(options.sweep_interval_seconds)
         try:
             totals = await sweep_once(services, options.sweep_batch_size)
-            if any(totals.values()):
-                logger.info("swept expired rows", extra={"deleted": totals})
         except Exception as exc:  # a failed sweep is retried next interval
+            metrics.failures.inc()
             logger.warning("sweep failed: %s", type(exc).__name__)
+            continue
+        for table, count in totals.items():
+            metrics.deleted.labels(table).inc(count)
+        metrics.last_success.set_to_current_time()
+        if any(totals.values()):
+            logger.info("swept expired rows", extra={"deleted": totals})
