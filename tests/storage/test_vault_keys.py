@@ -222,3 +222,19 @@ async def test_replica_with_cold_cache_reloads_rotated_keyring_file(
         r = await replica.get(f"{V}/cold", headers=caller.headers)
         assert r.status_code == 200, r.text
         assert r.json()["value"] == "COLD-1"
+
+
+async def test_data_key_rotated_by_another_replica_leaves_every_secret_readable(
+        client, storage_settings_factory, make_caller):
+    admin = make_caller(roles=["person", "admin"])
+    await client.put(f"{V}/first", headers=admin.headers, json={"value": "one"})
+    async with app_client(storage_settings_factory()) as other_replica:
+        r = await other_replica.post("/v1/vault/admin/rotate-data-key", headers=admin.headers)
+        assert r.json() == {"data_key_version": 2}
+        # This replica may still seal with version 1 for a short while: a valid key.
+        await client.put(f"{V}/second", headers=admin.headers, json={"value": "two"})
+        await other_replica.put(f"{V}/third", headers=admin.headers, json={"value": "three"})
+        for replica in (client, other_replica):
+            for name, value in (("first", "one"), ("second", "two"), ("third", "three")):
+                got = await replica.get(f"{V}/{name}", headers=admin.headers)
+                assert got.json()["value"] == value

@@ -6,6 +6,7 @@ read costs one AES-GCM operation, not a key fetch.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -22,6 +23,8 @@ from unison_shared.crypto import (
 from . import repository as repo
 from .repository import WrappedKey
 
+LATEST_KEY_TTL_SECONDS = 30.0
+
 
 def _key_aad(tenant_id: str, version: int) -> bytes:
     return record_aad(tenant_id, "data-key", tenant_id, version)
@@ -33,14 +36,26 @@ class DataKeyService:
         self.keyring = keyring
         self._reload_keyring = reload_keyring
         self._cache: dict[tuple[str, int], bytes] = {}
+        # Each tenant's newest data key version, remembered briefly to save a query per
+        # write. After a rotation on another replica this one seals with the previous
+        # version for at most LATEST_KEY_TTL_SECONDS: still a valid, readable key.
+        self._latest: dict[str, tuple[int, float]] = {}
 
     async def _current(self, conn: AsyncConnection, tenant_id: str) -> tuple[int, bytes]:
+        known = self._latest.get(tenant_id)
+        if known is not None and time.monotonic() - known[1] < LATEST_KEY_TTL_SECONDS:
+            return known[0], self._cache[(tenant_id, known[0])]
         wrapped = await repo.latest(conn, tenant_id)
-        if wrapped is None:
-            kek_version, blob = self.keyring.wrap(new_data_key(), _key_aad(tenant_id, 1))
-            await repo.insert_if_absent(conn, WrappedKey(tenant_id, 1, kek_version, blob))
-            wrapped = await repo.get(conn, tenant_id, 1)
-            assert wrapped is not None
+        if wrapped is not None:
+            # Only a key that existed before this transaction is remembered: one created
+            # just now could still roll back, and a blob must never name a missing key.
+            key = self._unwrap(wrapped)
+            self._latest[tenant_id] = (wrapped.version, time.monotonic())
+            return wrapped.version, key
+        kek_version, blob = self.keyring.wrap(new_data_key(), _key_aad(tenant_id, 1))
+        await repo.insert_if_absent(conn, WrappedKey(tenant_id, 1, kek_version, blob))
+        wrapped = await repo.get(conn, tenant_id, 1)
+        assert wrapped is not None
         return wrapped.version, self._unwrap(wrapped)
 
     def _unwrap(self, wrapped: WrappedKey) -> bytes:
@@ -88,6 +103,7 @@ class DataKeyService:
         version = (latest.version if latest else 0) + 1
         kek_version, blob = self.keyring.wrap(new_data_key(), _key_aad(tenant_id, version))
         await repo.insert_if_absent(conn, WrappedKey(tenant_id, version, kek_version, blob))
+        self._latest.pop(tenant_id, None)
         return version
 
     async def rewrap_all(self, conn: AsyncConnection, new_ring: Keyring) -> int:
