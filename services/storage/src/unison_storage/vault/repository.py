@@ -48,6 +48,26 @@ async def get_secret(conn: AsyncConnection, t: str, p: str, name: str,
     return SecretRow(*row) if row else None
 
 
+async def get_secret_and_version(conn: AsyncConnection, t: str, p: str, name: str,
+                                 version: int | None
+                                 ) -> tuple[SecretRow | None, VersionRow | None]:
+    """A secret and one of its versions (the current one when `version` is None), in one
+    round trip: the read path of every vault read."""
+    s_cols = ", ".join(f"s.{c.strip()}" for c in _S_COLS.split(","))
+    v_cols = ", ".join(f"v.{c.strip()}" for c in _V_COLS.split(","))
+    row = (await conn.execute(text(
+        f"SELECT {s_cols}, {v_cols} FROM vault_secrets s LEFT JOIN vault_versions v "
+        "ON v.tenant_id = s.tenant_id AND v.secret_id = s.id "
+        "AND v.version = COALESCE(CAST(:v AS integer), s.current_version) "
+        "WHERE s.tenant_id = :t AND s.person_id = :p AND s.name = :n"),
+        {"t": t, "p": p, "n": name, "v": version})).first()
+    if row is None:
+        return None, None
+    secret = SecretRow(*row[:8])
+    stored = VersionRow(*row[8:]) if row[8] is not None else None
+    return secret, stored
+
+
 async def lock_or_create(conn: AsyncConnection, t: str, p: str, name: str,
                          max_versions: int, metadata_json: str) -> tuple[SecretRow, bool]:
     """The secret's row, created empty (version 0) when absent, locked until the
@@ -87,14 +107,6 @@ async def write_version(conn: AsyncConnection, t: str, p: str, secret_id: uuid.U
         {"t": t, "p": p, "s": secret_id, "v": version, "c": ciphertext, "d": dek_version,
          "m": metadata_json, "mv": max_versions})).one()
     return SecretRow(*row)
-
-
-async def get_version(conn: AsyncConnection, t: str, secret_id: uuid.UUID,
-                      version: int) -> VersionRow | None:
-    row = (await conn.execute(text(
-        f"SELECT {_V_COLS} FROM vault_versions WHERE tenant_id = :t AND secret_id = :s "
-        "AND version = :v"), {"t": t, "s": secret_id, "v": version})).first()
-    return VersionRow(*row) if row else None
 
 
 async def list_versions(conn: AsyncConnection, t: str, secret_id: uuid.UUID) -> list[VersionRow]:

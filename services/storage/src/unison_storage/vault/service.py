@@ -31,7 +31,7 @@ from ..keys import rotation
 from ..keys.service import DataKeyService
 from . import repository as repo
 from . import rules
-from .repository import SecretRow
+from .repository import SecretRow, VersionRow
 from .schemas import DestroyResult, SecretDetail, SecretMetadata, SecretPage, SecretValue
 from .schemas import VersionInfo as VersionOut
 
@@ -100,14 +100,15 @@ class VaultService:
         error: UnisonError | None = None
         result: SecretValue | None = None
         async with self.db.scoped(ctx) as conn:
-            row = await repo.get_secret(conn, ctx.tenant_id, ctx.person_id, name)
+            row, stored = await repo.get_secret_and_version(conn, ctx.tenant_id,
+                                                            ctx.person_id, name, version)
             wanted = version or (row.current_version if row else 0)
             if row is None:
                 error = NotFound(f"no secret named {name}")
             elif row.deleted_at is not None:
                 error = Gone(f"secret {name} is deleted; POST .../undelete restores it")
             else:
-                result, error = await self._open(conn, ctx, row, wanted)
+                result, error = await self._open(conn, ctx, row, wanted, stored)
             await self._audit(conn, ctx, "vault.read", name,
                               "ok" if error is None else error.code, version=wanted)
         if error is not None:
@@ -116,8 +117,8 @@ class VaultService:
         return result
 
     async def _open(self, conn: AsyncConnection, ctx: RequestContext, row: SecretRow,
-                    version: int) -> tuple[SecretValue | None, UnisonError | None]:
-        stored = await repo.get_version(conn, ctx.tenant_id, row.id, version)
+                    version: int, stored: VersionRow | None
+                    ) -> tuple[SecretValue | None, UnisonError | None]:
         if stored is None:
             return None, NotFound(f"secret {row.name} has no version {version}")
         if stored.ciphertext is None:
