@@ -82,3 +82,26 @@ async def test_sweeper_reports_its_work_in_metrics(storage_settings_factory, mak
         stamp = [line for line in text.splitlines()
                  if line.startswith("storage_sweeper_last_success_timestamp_seconds")]
         assert float(stamp[0].split()[-1]) > 0
+
+
+async def test_service_recovers_when_database_connections_die(storage_settings_factory,
+                                                              make_caller, postgres):
+    """After PostgreSQL drops the service's connections (a restart, a failover), a request
+    may fail with 503 once, but the pool must not keep handing out dead connections."""
+    from unison_storage.main import create_app
+
+    name = "unison-storage-conn-loss-test"
+    app = create_app(storage_settings_factory(database_application_name=name))
+    caller = make_caller()
+    async with running_client(app) as c:
+        for ns in ("plain", "vault"):  # the raw asyncpg path and the transactional one
+            assert (await c.put(f"/v1/kv/{ns}/k", json={"value": 1},
+                                headers=caller.headers)).status_code == 201
+        killed = postgres.psql("SELECT count(pg_terminate_backend(pid)) FROM "
+                               f"pg_stat_activity WHERE application_name = '{name}'")
+        assert int(killed) >= 1
+        for ns in ("plain", "vault"):
+            codes = [(await c.get(f"/v1/kv/{ns}/k", headers=caller.headers)).status_code
+                     for _ in range(4)]
+            assert codes[0] in (200, 503), codes
+            assert codes[1:] == [200, 200, 200], (ns, codes)

@@ -211,6 +211,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(asyncpg.PostgresError, database_error)
+    app.add_exception_handler(asyncpg.InterfaceError, database_error)
     app.add_exception_handler(DBAPIError, database_error)
     app.add_exception_handler(ConnectionError, dependency_down)
     app.add_exception_handler(Exception, unexpected)

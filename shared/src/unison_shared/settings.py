@@ -37,6 +37,8 @@ class ServiceSettings(BaseSettings):
     environment: Environment = Environment.PRODUCTION
     database_url: SecretStr = SecretStr("postgresql+asyncpg://unison@127.0.0.1:5432/unison")
     database_pool_size: int = 20
+    # Shown in pg_stat_activity; defaults to the service's name.
+    database_application_name: str | None = None
     redis_url: str | None = None
     log_level: str = "INFO"
     # One JSON line per request (method, route template, status, duration, request id).

@@ -52,5 +52,12 @@ class Database:
         statement, two round trips instead of BEGIN, scope, statement and COMMIT."""
         async with self.engine.connect() as conn:
             pg = await driver_connection(conn)
-            await pg.execute(_SESSION_SCOPE, ctx.tenant_id, ctx.person_id)
-            yield pg
+            try:
+                await pg.execute(_SESSION_SCOPE, ctx.tenant_id, ctx.person_id)
+                yield pg
+            except BaseException:
+                # SQLAlchemy never saw this connection fail (asyncpg was called directly),
+                # so tell its pool: a dead connection must not be handed out again.
+                if pg.is_closed():
+                    await conn.invalidate()
+                raise

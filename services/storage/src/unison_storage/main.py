@@ -40,7 +40,9 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
         from .sweeper import SweepMetrics, run_sweeper
 
         engine = create_engine(settings.database_url.get_secret_value(),
-                               settings.database_pool_size, application_name=SERVICE_LABEL)
+                               settings.database_pool_size,
+                               application_name=settings.database_application_name
+                               or SERVICE_LABEL)
         redis = create_redis(settings.redis_url) if settings.redis_url else None
         store = create_object_store(settings)
         db = Database(engine)
