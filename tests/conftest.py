@@ -176,6 +176,9 @@ def start_storage_process(env: dict[str, str], log_path: Path,
     from unison_devstack.procs import spawn, wait_until
 
     port = port or free_port()
+    # Live processes do not sweep: the sweeper tests count exactly what their own
+    # in-process sweeps delete, and a second sweeper would race them.
+    env = {"STORAGE_SWEEP_INTERVAL_SECONDS": "86400", **env}
     proc = spawn([sys.executable, "-m", "uvicorn", "unison_storage.main:create_app",
                   "--factory", "--host", "127.0.0.1", "--port", str(port),
                   "--no-access-log"], log_path, env=env)
