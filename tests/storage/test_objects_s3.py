@@ -163,3 +163,30 @@ async def test_s3_unreachable_means_not_ready(storage_settings_factory, s3_env, 
         up = await upload(c, alice, b"nowhere to go")
         assert up.status_code == 503
         assert up.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_s3_reconcile_aborts_abandoned_multipart_uploads(s3, alice):
+    """A process that dies mid-upload leaves a multipart upload holding its parts."""
+    from unison_storage.objects.store import new_storage_key
+
+    _, app = s3
+    svc = app.state.services.objects
+    client = await svc.store._s3()  # the store's own client: same endpoint and bucket
+    key = new_storage_key(alice.household_id)
+    started = await client.create_multipart_upload(Bucket=svc.store.bucket, Key=key)
+    await client.upload_part(Bucket=svc.store.bucket, Key=key, PartNumber=1,
+                             UploadId=started["UploadId"], Body=os.urandom(1024))
+
+    async def open_uploads() -> set[str]:
+        listed = await client.list_multipart_uploads(Bucket=svc.store.bucket)
+        return {u["UploadId"] for u in listed.get("Uploads", [])}
+
+    assert started["UploadId"] in await open_uploads()
+    young = await svc.reconcile(dry_run=False, grace_seconds=3600)
+    assert started["UploadId"] in await open_uploads()  # maybe still in flight: kept
+    assert young.stale_uploads == 0
+    dry = await svc.reconcile(dry_run=True, grace_seconds=0)
+    assert dry.stale_uploads >= 1 and started["UploadId"] in await open_uploads()
+    done = await svc.reconcile(dry_run=False, grace_seconds=0)
+    assert done.stale_uploads >= 1
+    assert started["UploadId"] not in await open_uploads()

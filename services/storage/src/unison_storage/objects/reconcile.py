@@ -5,6 +5,8 @@
   grace period, so an upload in flight is never touched.
 - A row whose payload is gone (lost disk, manual deletion): the row is deleted, and
   reported, since the object cannot be served any more.
+- A multipart upload never completed (S3; a process that died mid-upload): aborted once
+  it is older than the grace period, releasing the parts it holds.
 
 Runs in system transactions: it crosses tenants by design. Memory stays bounded: payloads
 are checked against the table in batches, rows are walked by keyset.
@@ -42,6 +44,7 @@ async def reconcile(db: Database, store: ObjectStore, dry_run: bool,
     if batch:
         await _blob_batch(db, store, batch, cutoff, report)
     await _rows(db, store, report)
+    report.stale_uploads = await store.abort_stale_uploads(cutoff, dry_run)
     logger.info("objects reconciled", extra=report.model_dump(exclude={"missing"}))
     return report
 

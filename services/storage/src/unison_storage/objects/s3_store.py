@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import aioboto3
@@ -200,6 +201,26 @@ class S3ObjectStore:
         async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             for item in page.get("Contents", []):
                 yield BlobInfo(item["Key"], int(item["Size"]), item["LastModified"])
+
+    async def abort_stale_uploads(self, started_before: datetime, dry_run: bool) -> int:
+        client = await self._s3()
+        stale: list[tuple[str, str]] = []
+        with _unreachable("list multipart uploads"):
+            paginator = client.get_paginator("list_multipart_uploads")
+            async for page in paginator.paginate(Bucket=self.bucket):
+                for upload in page.get("Uploads", []):
+                    if upload["Initiated"] < started_before:
+                        stale.append((upload["Key"], upload["UploadId"]))
+        if not dry_run:
+            for key, upload_id in stale:
+                try:
+                    with _unreachable("abort multipart upload"):
+                        await client.abort_multipart_upload(Bucket=self.bucket, Key=key,
+                                                            UploadId=upload_id)
+                except ClientError as exc:
+                    if _code(exc) not in ("NoSuchUpload", *_MISSING):
+                        raise StoreUnavailable(f"abort failed: {_code(exc)}") from exc
+        return len(stale)
 
     async def check(self) -> None:
         client = await self._s3()

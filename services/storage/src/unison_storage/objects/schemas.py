@@ -51,6 +51,8 @@ class ReconcileReport(BaseModel):
     orphan_blobs_in_grace: int = 0
     rows_missing_blob: int = 0
     rows_deleted: int = 0
+    stale_uploads: int = Field(default=0, description="multipart uploads never completed "
+                                                      "(aborted unless dry_run)")
     missing: list[str] = Field(default_factory=list,
                                description="tenant/id of rows whose payload was missing "
                                            "(first 1000)")

@@ -58,6 +58,11 @@ class ObjectStore(Protocol):
         """Every stored payload under prefix (including abandoned temporary ones)."""
         ...
 
+    async def abort_stale_uploads(self, started_before: datetime, dry_run: bool) -> int:
+        """Abort multipart uploads begun before `started_before` and never completed
+        (a process that died mid-upload leaves them holding storage); returns how many
+        were found. Backends without such uploads return 0."""
+
     async def check(self) -> None:
         """Raise when the backend is unreachable (used by readiness)."""
         ...
