@@ -8,9 +8,11 @@ the transaction (safe with pooled connections). System jobs that must cross tena
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -50,3 +52,32 @@ async def system_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnecti
     async with engine.begin() as conn:
         await conn.execute(_SET_SYSTEM)
         yield conn
+
+
+async def _reset_if_needed(conn: asyncpg.Connection) -> None:
+    # asyncpg's default reset runs four statements on every release; statements on this
+    # pool run in autocommit, so only a transaction left open by an error needs undoing.
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
+async def _setup_json_codecs(conn: asyncpg.Connection) -> None:
+    # Same convention as the engine's connections: JSON goes in as JSON text and comes
+    # out decoded (the standard library keeps integers of any size exact).
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=str, decoder=json.loads,
+                                  schema="pg_catalog", format="text")
+
+
+async def create_statement_pool(url: str, size: int,
+                                application_name: str = "unison") -> asyncpg.Pool:
+    """A pool of plain asyncpg connections for single-statement hot paths.
+
+    Checkout costs a fraction of the engine's (measured in docs/performance.md), and the
+    pool replaces a connection that died while it was out."""
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    pool: asyncpg.Pool = await asyncpg.create_pool(
+        dsn, min_size=0, max_size=size, reset=_reset_if_needed, init=_setup_json_codecs,
+        max_inactive_connection_lifetime=300, command_timeout=30,
+        server_settings={"application_name": application_name})
+    return pool

@@ -28,8 +28,9 @@ async def driver_connection(conn: AsyncConnection) -> asyncpg.Connection:
 
 
 class Database:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, pool: asyncpg.Pool | None = None) -> None:
         self.engine = engine
+        self.pool = pool
 
     @asynccontextmanager
     async def scoped(self, ctx: RequestContext) -> AsyncIterator[AsyncConnection]:
@@ -50,14 +51,8 @@ class Database:
     async def statement(self, ctx: RequestContext) -> AsyncIterator[asyncpg.Connection]:
         """An asyncpg connection in autocommit with the caller's scope set: for a single
         statement, two round trips instead of BEGIN, scope, statement and COMMIT."""
-        async with self.engine.connect() as conn:
-            pg = await driver_connection(conn)
-            try:
-                await pg.execute(_SESSION_SCOPE, ctx.tenant_id, ctx.person_id)
-                yield pg
-            except BaseException:
-                # SQLAlchemy never saw this connection fail (asyncpg was called directly),
-                # so tell its pool: a dead connection must not be handed out again.
-                if pg.is_closed():
-                    await conn.invalidate()
-                raise
+        if self.pool is None:
+            raise RuntimeError("Database.statement needs the statement pool")
+        async with self.pool.acquire() as pg:
+            await pg.execute(_SESSION_SCOPE, ctx.tenant_id, ctx.person_id)
+            yield pg

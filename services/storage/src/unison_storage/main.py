@@ -13,7 +13,7 @@ from sqlalchemy import text
 from unison_shared.app import add_readiness_check, create_service_app
 from unison_shared.cache import create_redis
 from unison_shared.crypto import load_keyring
-from unison_shared.db import create_engine
+from unison_shared.db import create_engine, create_statement_pool
 from unison_shared.settings import Environment
 
 from .database import Database
@@ -43,9 +43,12 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
                                settings.database_pool_size,
                                application_name=settings.database_application_name
                                or SERVICE_LABEL)
+        app_name = settings.database_application_name or SERVICE_LABEL
+        pool = await create_statement_pool(settings.database_url.get_secret_value(),
+                                           settings.database_pool_size, app_name)
         redis = create_redis(settings.redis_url) if settings.redis_url else None
         store = create_object_store(settings)
-        db = Database(engine)
+        db = Database(engine, pool)
         app.state.services = build_services(settings, db, redis, keyring, store)
 
         async def postgres_ready() -> None:
@@ -73,6 +76,7 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
                 await close()
             if redis is not None:
                 await redis.aclose()
+            await pool.close()
             await engine.dispose()
 
     app = create_service_app(settings, title="Unison storage", service_label=SERVICE_LABEL,
