@@ -1,5 +1,5 @@
-"""The storage service's handle on PostgreSQL: tenant-scoped and system transactions,
-and single scoped statements on the raw asyncpg connection for hot paths."""
+"""The storage service's handle on PostgreSQL: tenant-scoped and system transactions
+(SQLAlchemy engine), and single scoped statements for hot paths (an asyncpg pool)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from unison_shared.auth import RequestContext
 from unison_shared.db import system_transaction, tenant_transaction
 
-# Session-level (not transaction-local) scope for autocommit statements. Every use of a
-# pooled connection sets all three before its statement, so a value left on a connection
-# by its previous user is always overwritten before anything reads a table; transactions
-# (`scoped`, `system`) set their own transaction-local values on top.
+# Session-level (not transaction-local) scope for the statement pool's autocommit
+# statements. Every checkout sets all three before its statement, so a value left on a
+# connection by its previous user is always overwritten before anything reads a table.
+# The engine's transactions (`scoped`, `system`) set transaction-local values instead.
 _SESSION_SCOPE = ("SELECT set_config('app.tenant_id', $1, false), "
                   "set_config('app.person_id', $2, false), set_config('app.system', '', false)")
 
