@@ -13,12 +13,15 @@ from unison_devstack.procs import free_port, port_open
 
 
 @pytest.mark.slow
-def test_up_serves_storage_and_down_stops_everything(tmp_path):
+@pytest.mark.parametrize("backend", ["fs", "s3"])
+def test_up_serves_storage_and_down_stops_everything(tmp_path, backend):
     env = {**os.environ,
            "DEVSTACK_STATE_DIR": str(tmp_path / "state"),
            "DEVSTACK_POSTGRES_PORT": str(free_port()),
            "DEVSTACK_REDIS_PORT": str(free_port()),
-           "DEVSTACK_STORAGE_PORT": str(free_port())}
+           "DEVSTACK_STORAGE_PORT": str(free_port()),
+           "DEVSTACK_S3_PORT": str(free_port()),
+           "DEVSTACK_OBJECT_BACKEND": backend}
     env.pop("UNISON_AUTH_HS256_SECRET", None)
     cli = [sys.executable, "-m", "unison_devstack.cli"]
     storage_port = int(env["DEVSTACK_STORAGE_PORT"])
@@ -38,6 +41,14 @@ def test_up_serves_storage_and_down_stops_everything(tmp_path):
         put = httpx.put(f"{base}/kv/prefs/theme", json={"value": "dark"}, headers=headers)
         assert put.json()["ok"] is True
         assert httpx.get(f"{base}/kv/prefs/theme", headers=headers).json()["value"] == "dark"
+        ready = httpx.get(f"{base}/readyz").json()
+        assert ready["checks"]["object_store"] == "ok"
+        stored = httpx.post(f"{base}/v1/objects", content=b"hello", headers=headers)
+        assert stored.status_code == 201, stored.text
+        oid = stored.json()["id"]
+        assert httpx.get(f"{base}/v1/objects/{oid}", headers=headers).content == b"hello"
+        if backend == "s3":
+            assert f"http://127.0.0.1:{env['DEVSTACK_S3_PORT']}" in up.stdout
         # The generated development secret is private to its owner.
         secret_file = tmp_path / "state" / "secrets" / "hs256"
         assert oct(secret_file.stat().st_mode & 0o777) == "0o600"
@@ -48,3 +59,4 @@ def test_up_serves_storage_and_down_stops_everything(tmp_path):
     assert "storage" in down.stdout and "postgres" in down.stdout
     assert not port_open(storage_port)
     assert not port_open(int(env["DEVSTACK_POSTGRES_PORT"]))
+    assert not port_open(int(env["DEVSTACK_S3_PORT"]))

@@ -15,6 +15,7 @@ import httpx
 from .postgres import PostgresServer
 from .procs import port_open, spawn, stop_pid, stop_pid_file, write_pid
 from .redis import RedisServer
+from .seaweedfs import ACCESS_KEY, SECRET_KEY, SeaweedServer
 
 STORAGE_DB = "storage"
 
@@ -25,6 +26,9 @@ class StackConfig:
     postgres_port: int = 55432
     redis_port: int = 56379
     storage_port: int = 8082
+    # "fs" (local disk) or "s3" (a local SeaweedFS, as production's S3 would be)
+    object_backend: str = "fs"
+    s3_port: int = 58333
 
     @classmethod
     def from_env(cls, state_dir: Path) -> StackConfig:
@@ -34,6 +38,8 @@ class StackConfig:
             postgres_port=int(env.get("DEVSTACK_POSTGRES_PORT", 55432)),
             redis_port=int(env.get("DEVSTACK_REDIS_PORT", 56379)),
             storage_port=int(env.get("DEVSTACK_STORAGE_PORT", 8082)),
+            object_backend=env.get("DEVSTACK_OBJECT_BACKEND", "fs"),
+            s3_port=int(env.get("DEVSTACK_S3_PORT", 58333)),
         )
 
     @property
@@ -59,6 +65,18 @@ def dev_secret(cfg: StackConfig) -> str:
     return path.read_text().strip()
 
 
+def object_store_env(cfg: StackConfig) -> dict[str, str]:
+    if cfg.object_backend == "fs":
+        return {"STORAGE_OBJECT_BACKEND": "fs",
+                "STORAGE_OBJECT_FS_ROOT": str(cfg.state_dir / "objects")}
+    if cfg.object_backend == "s3":
+        return {"STORAGE_OBJECT_BACKEND": "s3",
+                "STORAGE_S3_ENDPOINT_URL": f"http://127.0.0.1:{cfg.s3_port}",
+                "STORAGE_S3_ACCESS_KEY_ID": ACCESS_KEY,
+                "STORAGE_S3_SECRET_ACCESS_KEY": SECRET_KEY}
+    raise ValueError(f"DEVSTACK_OBJECT_BACKEND must be fs or s3, not {cfg.object_backend!r}")
+
+
 def storage_env(cfg: StackConfig, pg: PostgresServer, redis: RedisServer) -> dict[str, str]:
     return {
         "UNISON_ENVIRONMENT": "dev",
@@ -66,7 +84,7 @@ def storage_env(cfg: StackConfig, pg: PostgresServer, redis: RedisServer) -> dic
         "UNISON_REDIS_URL": redis.url,
         "UNISON_STATE_DIR": str(cfg.state_dir / "storage"),
         "UNISON_AUTH_HS256_SECRET": dev_secret(cfg),
-        "STORAGE_OBJECT_FS_ROOT": str(cfg.state_dir / "objects"),
+        **object_store_env(cfg),
     }
 
 
@@ -88,6 +106,7 @@ def _wait_ready(url: str, timeout: float, log: Path) -> None:
 def up(cfg: StackConfig) -> dict[str, str]:
     from unison_storage.cli import run_migrations
 
+    object_store_env(cfg)  # refuse an unknown backend before starting anything
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
     pg = PostgresServer(cfg.state_dir / "postgres", cfg.postgres_port)
     if not port_open(cfg.postgres_port):
@@ -98,6 +117,13 @@ def up(cfg: StackConfig) -> dict[str, str]:
     redis = RedisServer(cfg.state_dir / "redis", cfg.redis_port)
     if not port_open(cfg.redis_port):
         write_pid(cfg.pids / "redis.pid", redis.start())
+
+    urls: dict[str, str] = {}
+    if cfg.object_backend == "s3":
+        seaweed = SeaweedServer(cfg.state_dir / "seaweedfs", cfg.s3_port)
+        if not port_open(cfg.s3_port):
+            write_pid(cfg.pids / "seaweedfs.pid", seaweed.start())
+        urls["s3"] = seaweed.endpoint
 
     if port_open(cfg.storage_port):
         raise RuntimeError(f"port {cfg.storage_port} is taken: run `make down` or set "
@@ -115,12 +141,13 @@ def up(cfg: StackConfig) -> dict[str, str]:
         "storage": f"http://127.0.0.1:{cfg.storage_port}",
         "postgres": pg.url(STORAGE_DB, driver="postgresql"),
         "redis": redis.url,
+        **urls,
     }
 
 
 def down(cfg: StackConfig) -> list[str]:
     stopped = []
-    for name in ("storage", "redis"):
+    for name in ("storage", "redis", "seaweedfs"):
         if stop_pid_file(cfg.pids / f"{name}.pid"):
             stopped.append(name)
     pg = PostgresServer(cfg.state_dir / "postgres", cfg.postgres_port)
