@@ -11,7 +11,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,15 +62,21 @@ def seaweed(state_dir: Path) -> Iterator[SeaweedServer]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def storage_db_url(postgres: PostgresServer) -> str:
+def fresh_database(postgres: PostgresServer, name: str) -> str:
+    """Drop and recreate a database, run the storage migrations; returns its URL. For
+    tests whose work crosses tenants (rewrap, reconcile) and so needs a database alone."""
     from unison_storage.cli import run_migrations
 
-    postgres.drop_database(STORAGE_DB)
-    postgres.ensure_database(STORAGE_DB)
-    url = postgres.url(STORAGE_DB)
+    postgres.drop_database(name)
+    postgres.ensure_database(name)
+    url = postgres.url(name)
     run_migrations(url)
     return url
+
+
+@pytest.fixture(scope="session")
+def storage_db_url(postgres: PostgresServer) -> str:
+    return fresh_database(postgres, STORAGE_DB)
 
 
 @pytest.fixture(scope="session")
@@ -88,19 +94,26 @@ def storage_env(storage_db_url: str, redis_server: RedisServer, state_dir: Path)
     }
 
 
-def _settings(env: dict[str, str], **overrides: Any) -> Any:
-    from unison_storage.settings import StorageSettings
-
+@contextmanager
+def environ(env: dict[str, str]) -> Iterator[None]:
+    """`env` in os.environ for the block only (settings read the environment)."""
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        return StorageSettings(**overrides)
+        yield
     finally:
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def _settings(env: dict[str, str], **overrides: Any) -> Any:
+    from unison_storage.settings import StorageSettings
+
+    with environ(env):
+        return StorageSettings(**overrides)
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from sqlalchemy import text
 
+from ..conftest import environ, running_client
+
 # Helpers (also imported by the other objects test modules).
 
 
@@ -30,21 +32,11 @@ async def app_client(settings_factory: Callable[..., Any], env: dict[str, str],
     already sets, like the database URL, go in as settings overrides instead)."""
     from unison_storage.main import create_app
 
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with environ(env):
         settings = settings_factory(**overrides)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://storage") as c:
-            yield c, app
+    async with running_client(app) as c:
+        yield c, app
 
 
 def sha(data: bytes) -> str:

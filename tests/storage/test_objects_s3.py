@@ -14,6 +14,7 @@ import pytest
 
 from unison_devstack.procs import free_port
 
+from ..conftest import fresh_database
 from .test_objects import app_client, chunked, sha, storage_key, upload
 
 S3_DB = "storage_objects_s3"
@@ -21,13 +22,7 @@ S3_DB = "storage_objects_s3"
 
 @pytest.fixture(scope="module")
 def s3_db_url(postgres):
-    from unison_storage.cli import run_migrations
-
-    postgres.drop_database(S3_DB)
-    postgres.ensure_database(S3_DB)
-    url = postgres.url(S3_DB)
-    run_migrations(url)
-    return url
+    return fresh_database(postgres, S3_DB)
 
 
 @pytest.fixture(scope="module")

@@ -9,15 +9,14 @@ import json
 import logging
 import os
 import stat
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import STORAGE_DB, TEST_SECRET
+from tests.conftest import STORAGE_DB, TEST_SECRET, fresh_database, running_client
 from unison_devstack.tokens import mint_token
 from unison_shared.crypto import Keyring, save_keyring
 from unison_storage import cli
@@ -111,20 +110,11 @@ async def test_tenant_data_key_rotation(client, make_caller, postgres):
 def rotation_db(postgres):
     """A fresh database per test: a rewrap touches every tenant's data key, and each test
     brings its own keyring."""
-    postgres.drop_database(ROTATION_DB)
-    postgres.ensure_database(ROTATION_DB)
-    url = postgres.url(ROTATION_DB)
-    cli.run_migrations(url)
-    return str(url)
+    return fresh_database(postgres, ROTATION_DB)
 
 
-@asynccontextmanager
-async def app_client(settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://storage") as c:
-            yield c
+def app_client(settings) -> Any:
+    return running_client(create_app(settings))
 
 
 async def test_kek_rotation_cli_rewraps_and_secrets_stay_readable(
