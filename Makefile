@@ -32,9 +32,14 @@ test-fast: install
 
 lint: install
 	@$(UV) run --frozen ruff check .
-	@$(UV) run --frozen mypy shared/src services/storage/src devstack/src
+	@$(UV) run --frozen mypy shared/src services/storage/src devstack/src bench
 
+# wrk (Debian's package) drives the HTTP load; without it (not root, no apt) the run
+# falls back to its Python client and says so.
 bench: install
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& { apt-get install -y -qq wrk >/dev/null 2>&1 \
+		     || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wrk >/dev/null 2>&1; }; }; } || true
 	@$(UV) run --frozen python -m bench.run
 
 clean: down

@@ -69,7 +69,8 @@ def _result_rows(results: list[dict[str, Any]]) -> list[list[Any]]:
 
 def _client_us(r: dict[str, Any]) -> int:
     """The load generator's (or raw client's) CPU per request, warm-up included."""
-    n = r.get("http_requests_total") or r.get("ops_total") or 1
+    # wrk's CPU is measured over its own window: divide by the requests it sent.
+    n = r.get("loadgen_requests") or r.get("http_requests_total") or r.get("ops_total") or 1
     return round(float(r["loadgen_cpu_s"]) / n * 1e6)
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from . import report
 from .cpu import CpuMeter
 from .servers import BENCH_SECRET, REPO_ROOT, Backends, StorageProcess
+from .wrkgen import wrk_path
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DEFAULT_SCENARIOS = ["whoami", "kv_cas_write", "kv_read", "memory_write", "memory_read",
@@ -84,7 +85,7 @@ def run_http(args: argparse.Namespace, server: StorageProcess, run_id: str,
             server.backends.reset_statements()
             meter = CpuMeter(server.worker_pids(), server.backends.postgres.pid())
             try:
-                r = _child("bench.loadgen", spec, args.seconds * 4 + 120)
+                r = _child(f"bench.{args.loadgen_module}", spec, args.seconds * 4 + 120)
             except RuntimeError as exc:
                 last = str(exc).strip().splitlines()[-1][:200]
                 note = f"{scenario} x{conc} ({server.workers} worker(s)): {last}"
@@ -123,7 +124,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--app", default="unison_storage.main:create_app",
                    help="uvicorn factory to serve, for A/B experiments (module:function)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    p.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto",
+                   help="HTTP load generator: wrk (C) or the aiohttp client; auto = wrk "
+                        "when installed")
     args = p.parse_args(argv)
+    if args.loadgen == "auto":
+        args.loadgen = "wrk" if wrk_path() else "python"
+        if args.loadgen == "python":
+            print("wrk not found: HTTP load comes from the Python client, which takes "
+                  "CPU from the server on a small machine (apt-get install wrk)", flush=True)
+    elif args.loadgen == "wrk" and not wrk_path():
+        p.error("--loadgen wrk: wrk is not installed (apt-get install wrk)")
+    args.loadgen_module = "wrkgen" if args.loadgen == "wrk" else "loadgen"
     args.scenarios = [s for s in args.scenarios.split(",") if s]
     args.baselines = [s for s in args.baselines.split(",") if s]
     return args
@@ -138,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     backends = Backends(root)
     data: dict[str, Any] = {"run_id": run_id, "config": {
         "seconds": args.seconds, "warmup": args.warmup, "concurrency": concs,
-        "workers": workers, "command": "uv run python -m bench.run " + " ".join(
+        "workers": workers, "loadgen": args.loadgen,
+        "command": "uv run python -m bench.run " + " ".join(
             sys.argv[1:] if argv is None else argv)}, "http": {}, "skipped": []}
     started = time.monotonic()
     try:

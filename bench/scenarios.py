@@ -42,6 +42,17 @@ def _payload(c: Client, n: int) -> dict[str, Any]:
     return {"n": n, "client": c.index, "text": "benchmark payload " * 4}
 
 
+@dataclass(frozen=True)
+class Planned:
+    """One request of a client's cycle, for load generators that replay a fixed plan
+    (wrk): `cas_key` asks for the key's latest ETag in If-Match."""
+
+    method: str
+    path: str
+    body: bytes | None = None
+    cas_key: str | None = None
+
+
 class Scenario:
     name: ClassVar[str]
     kind: ClassVar[str]  # "write", "read" or "floor"
@@ -53,6 +64,19 @@ class Scenario:
 
     async def step(self, c: Client) -> int:
         raise NotImplementedError
+
+    def cycle(self, c: Client) -> list[Planned]:
+        """The requests `step` sends, in order, one per key (wrk replays them)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _per_key(c: Client, make: Any) -> list[Planned]:
+        out = []
+        for k in range(KEYS_PER_CLIENT):
+            c.n = k
+            out.append(make(c.key(), k))
+        c.n = 0
+        return out
 
 
 async def _send(c: Client, method: str, path: str, body: Any = None,
@@ -81,6 +105,9 @@ class WhoAmI(Scenario):
     async def step(self, c: Client) -> int:
         status, _, _ = await _send(c, "GET", "/v1/whoami")
         return status
+
+    def cycle(self, c: Client) -> list[Planned]:
+        return [Planned("GET", "/v1/whoami")]
 
 
 class KVWrite(Scenario):
@@ -111,6 +138,10 @@ class KVWrite(Scenario):
             c.etags[key] = got.get("ETag", c.etags[key])
         return status
 
+    def cycle(self, c: Client) -> list[Planned]:
+        return self._per_key(c, lambda key, n: Planned(
+            "PUT", f"/v1/kv/bench/{key}", orjson.dumps({"value": _payload(c, n)}), key))
+
 
 class KVRead(Scenario):
     name, kind = "kv_read", "read"
@@ -125,6 +156,9 @@ class KVRead(Scenario):
         status, _, _ = await _send(c, "GET", f"/v1/kv/bench-read/{c.key()}")
         return status
 
+    def cycle(self, c: Client) -> list[Planned]:
+        return self._per_key(c, lambda key, n: Planned("GET", f"/v1/kv/bench-read/{key}"))
+
 
 class MemoryWrite(Scenario):
     """POST /v1/memory/sessions/{id}/entries: append an entry with a TTL."""
@@ -136,6 +170,11 @@ class MemoryWrite(Scenario):
         status, _, _ = await _send(c, "POST", f"/v1/memory/sessions/{c.key()}/entries",
                                    {"payload": _payload(c, n), "ttl_seconds": 3600})
         return status
+
+    def cycle(self, c: Client) -> list[Planned]:
+        return self._per_key(c, lambda key, n: Planned(
+            "POST", f"/v1/memory/sessions/{key}/entries",
+            orjson.dumps({"payload": _payload(c, n), "ttl_seconds": 3600})))
 
 
 class MemoryRead(Scenario):
@@ -153,6 +192,10 @@ class MemoryRead(Scenario):
         status, _, _ = await _send(c, "GET", f"/v1/memory/sessions/{c.key()}/entries/latest")
         return status
 
+    def cycle(self, c: Client) -> list[Planned]:
+        return self._per_key(c, lambda key, n: Planned(
+            "GET", f"/v1/memory/sessions/{key}/entries/latest"))
+
 
 class VaultWrite(Scenario):
     """PUT /v1/vault/secrets/{name}: encrypt with the tenant's data key, new version."""
@@ -164,6 +207,11 @@ class VaultWrite(Scenario):
         status, _, _ = await _send(c, "PUT", f"/v1/vault/secrets/bench/{c.key()}",
                                    {"value": f"secret-{c.index}-{n}-" + "s" * 48})
         return status
+
+    def cycle(self, c: Client) -> list[Planned]:
+        return self._per_key(c, lambda key, n: Planned(
+            "PUT", f"/v1/vault/secrets/bench/{key}",
+            orjson.dumps({"value": f"secret-{c.index}-{n}-" + "s" * 48})))
 
 
 class VaultRead(Scenario):
@@ -181,6 +229,10 @@ class VaultRead(Scenario):
         status, _, _ = await _send(c, "GET", f"/v1/vault/secrets/bench-read/{c.key()}")
         return status
 
+    def cycle(self, c: Client) -> list[Planned]:
+        return self._per_key(c, lambda key, n: Planned(
+            "GET", f"/v1/vault/secrets/bench-read/{key}"))
+
 
 class AuditAppend(Scenario):
     """POST /v1/audit: one event appended to the tenant's hash chain."""
@@ -193,6 +245,11 @@ class AuditAppend(Scenario):
             "action": "bench.write", "actor": f"agent-{c.index}", "target": f"doc-{n}",
             "status": "ok", "payload": _payload(c, n)})
         return status
+
+    def cycle(self, c: Client) -> list[Planned]:
+        return self._per_key(c, lambda key, n: Planned("POST", "/v1/audit", orjson.dumps({
+            "action": "bench.write", "actor": f"agent-{c.index}", "target": f"doc-{n}",
+            "status": "ok", "payload": _payload(c, n)})))
 
 
 SCENARIOS: dict[str, type[Scenario]] = {s.name: s for s in (
