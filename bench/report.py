@@ -42,11 +42,13 @@ def evaluate(data: dict[str, Any]) -> list[dict[str, Any]]:
                 ratio = r["rps"] / raw["rps"]
                 rows.append(_check(config, r["scenario"], f"rps / raw {op}", round(ratio, 3),
                                    f">= {raw_share:.2f}", ratio >= raw_share))
-            if floor and floor["rps"]:
-                ratio = r["rps"] / floor["rps"]
-                rows.append(_check(config, r["scenario"], "rps / no-op whoami",
-                                   round(ratio, 3), f">= {floor_share:.2f}",
-                                   ratio >= floor_share))
+            floor_rps = r.get("paired_floor_rps") or (floor or {}).get("rps")
+            if floor_rps:
+                ratio = r["rps"] / floor_rps
+                label = ("rps / no-op (paired)" if r.get("paired_floor_rps")
+                         else "rps / no-op whoami")
+                rows.append(_check(config, r["scenario"], label, round(ratio, 3),
+                                   f">= {floor_share:.2f}", ratio >= floor_share))
     obj = data.get("objects") or {}
     if obj.get("upload", {}).get("mb_s") and obj.get("dd", {}).get("mb_s"):
         ratio = obj["upload"]["mb_s"] / obj["dd"]["mb_s"]
@@ -64,7 +66,8 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 def _result_rows(results: list[dict[str, Any]]) -> list[list[Any]]:
     return [[r["scenario"], r["concurrency"], r["rps"], r["p50_ms"], r["p95_ms"], r["p99_ms"],
              r["max_ms"], r["conflicts"], r["errors"], r.get("server_cpu_us_per_req", "-"),
-             r.get("postgres_cpu_us_per_req", "-"), _client_us(r)] for r in results]
+             r.get("postgres_cpu_us_per_req", "-"), _client_us(r),
+             r.get("paired_floor_rps", "-")] for r in results]
 
 
 def _client_us(r: dict[str, Any]) -> int:
@@ -75,7 +78,8 @@ def _client_us(r: dict[str, Any]) -> int:
 
 
 HEAD = ["scenario", "clients", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "412s",
-        "errors", "server CPU us/req", "PostgreSQL CPU us/req", "client CPU us/req"]
+        "errors", "server CPU us/req", "PostgreSQL CPU us/req", "client CPU us/req",
+        "paired floor req/s"]
 
 
 def markdown(data: dict[str, Any]) -> str:

@@ -82,10 +82,20 @@ def run_http(args: argparse.Namespace, server: StorageProcess, run_id: str,
             spec = {"scenario": scenario, "concurrency": conc, "seconds": args.seconds,
                     "warmup": args.warmup, "base_url": server.base_url,
                     "secret": BENCH_SECRET, "run_id": f"{run_id}-w{server.workers}-{conc}"}
+            paired = None
+            if scenario != "whoami" and args.paired_floor:
+                # The machine's speed drifts over tens of seconds: a floor measured just
+                # before the scenario gives the ratio a baseline under the same conditions.
+                floor_spec = {**spec, "scenario": "whoami", "run_id": spec["run_id"] + "-f"}
+                paired = _child(f"bench.{args.loadgen_module}", floor_spec,
+                                args.seconds * 4 + 120)
             server.backends.reset_statements()
             meter = CpuMeter(server.worker_pids(), server.backends.postgres.pid())
             try:
                 r = _child(f"bench.{args.loadgen_module}", spec, args.seconds * 4 + 120)
+                if paired is not None:
+                    r["paired_floor_rps"] = paired["rps"]
+                    r["paired_floor_p99_ms"] = paired["p99_ms"]
             except RuntimeError as exc:
                 last = str(exc).strip().splitlines()[-1][:200]
                 note = f"{scenario} x{conc} ({server.workers} worker(s)): {last}"
@@ -124,6 +134,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--app", default="unison_storage.main:create_app",
                    help="uvicorn factory to serve, for A/B experiments (module:function)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    p.add_argument("--no-paired-floor", dest="paired_floor", action="store_false",
+                   help="compare with the one whoami row instead of a floor measured "
+                        "right before each scenario")
     p.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto",
                    help="HTTP load generator: wrk (C) or the aiohttp client; auto = wrk "
                         "when installed")
@@ -150,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     backends = Backends(root)
     data: dict[str, Any] = {"run_id": run_id, "config": {
         "seconds": args.seconds, "warmup": args.warmup, "concurrency": concs,
-        "workers": workers, "loadgen": args.loadgen,
+        "workers": workers, "loadgen": args.loadgen, "paired_floor": args.paired_floor,
         "command": "uv run python -m bench.run " + " ".join(
             sys.argv[1:] if argv is None else argv)}, "http": {}, "skipped": []}
     started = time.monotonic()
