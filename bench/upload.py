@@ -69,22 +69,44 @@ async def upload(base_url: str, token: str, mib: int) -> dict[str, Any]:
             "mb_s": round(size / 1e6 / seconds, 1), "status": status}
 
 
-def measure_objects(server: StorageProcess, root: Path, mib: int,
-                    config: str) -> dict[str, Any]:
-    """dd first, then the upload, both into the service's object directory."""
-    server.objects_dir.mkdir(parents=True, exist_ok=True)
-    dd = run_dd(server.objects_dir, mib)
+def _upload_once(server: StorageProcess, mib: int) -> dict[str, Any]:
     spec = {"base_url": server.base_url, "mib": mib}
     proc = subprocess.run([sys.executable, "-m", "bench.upload"], cwd=REPO_ROOT,
                           input=json.dumps(spec).encode(), capture_output=True,
                           timeout=600, check=False)
     if proc.returncode != 0:
-        up = {"skipped": f"upload client failed: {proc.stderr.decode()[-500:]}"}
-    else:
-        up = json.loads(proc.stdout)
-    print(f"  dd {dd['mb_s']} MB/s; upload {up.get('mb_s', up.get('skipped'))} MB/s",
-          flush=True)
-    return {"config": config, "dd": dd, "upload": up}
+        return {"skipped": f"upload client failed: {proc.stderr.decode()[-500:]}"}
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    ordered = sorted(runs, key=lambda r: r["mb_s"])
+    return {**ordered[len(ordered) // 2], "runs_mb_s": [r["mb_s"] for r in runs]}
+
+
+def measure_objects(server: StorageProcess, root: Path, mib: int, config: str,
+                    rounds: int = 3) -> dict[str, Any]:
+    """dd, then the upload, into the service's object directory, `rounds` times in turn.
+
+    The disk's speed here moves severalfold between minutes, so each upload is compared
+    with the dd run just before it, and the median of those ratios is the figure."""
+    server.objects_dir.mkdir(parents=True, exist_ok=True)
+    dds: list[dict[str, Any]] = []
+    ups: list[dict[str, Any]] = []
+    ratios: list[float] = []
+    for _ in range(rounds):
+        dd = run_dd(server.objects_dir, mib)
+        up = _upload_once(server, mib)
+        print(f"  dd {dd['mb_s']} MB/s; upload {up.get('mb_s', up.get('skipped'))} MB/s",
+              flush=True)
+        if "mb_s" not in up:
+            return {"config": config, "dd": dd, "upload": up}
+        dds.append(dd)
+        ups.append(up)
+        ratios.append(round(up["mb_s"] / dd["mb_s"], 3))
+    return {"config": config, "dd": _median_run(dds), "upload": _median_run(ups),
+            "ratios": ratios, "ratio": sorted(ratios)[len(ratios) // 2]}
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import os
 import re
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -29,12 +30,39 @@ def _is_key(key: str) -> bool:
     return bool(_KEY.match(key)) and not any(part in (".", "..") for part in key.split("/"))
 
 
-def _write_and_hash(fd: int, hasher: hashlib._Hash, data: bytearray) -> None:
-    view = memoryview(data)
-    hasher.update(view)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+class _Sink:
+    """A temp file's descriptor and running hash, written from worker threads.
+
+    The lock makes closing safe while a write may still be queued or running in a
+    thread: `close` waits for a running write, and a write that starts after `close`
+    does nothing, so no thread ever writes to a descriptor number the process reused."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.hasher = hashlib.sha256()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def write(self, data: bytearray) -> None:
+        with self._lock:
+            if self._closed:
+                raise OSError("upload sink closed")
+            view = memoryview(data)
+            self.hasher.update(view)
+            while view:
+                written = os.write(self.fd, view)
+                view = view[written:]
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                os.close(self.fd)
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -60,27 +88,39 @@ class FSObjectStore:
         await asyncio.to_thread(final.parent.mkdir, mode=0o700, parents=True, exist_ok=True)
         tmp = final.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
         fd = await asyncio.to_thread(os.open, tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        hasher = hashlib.sha256()
+        sink = _Sink(fd)
         size = 0
         buf = bytearray()
+        # Double buffering: while a worker thread hashes and writes one MiB (both release
+        # the GIL), the event loop receives the next, so network and disk overlap. At most
+        # two buffers exist, and writes stay in order because each waits for the last.
+        writing: asyncio.Future[None] | None = None
         try:
             async for chunk in chunks:
                 buf += chunk
                 if len(buf) >= IO_CHUNK:
                     data, buf = buf, bytearray()
                     size += len(data)
-                    await asyncio.to_thread(_write_and_hash, fd, hasher, data)
+                    if writing is not None:
+                        await writing
+                    writing = asyncio.ensure_future(asyncio.to_thread(sink.write, data))
+                    # Awaited below; on an abort, its late error is not worth a warning.
+                    writing.add_done_callback(_retrieve)
+            if writing is not None:
+                await writing
+                writing = None
             if buf:
                 size += len(buf)
-                await asyncio.to_thread(_write_and_hash, fd, hasher, buf)
+                await asyncio.to_thread(sink.write, buf)
             await asyncio.to_thread(os.fsync, fd)
         except BaseException:
-            # Synchronous on purpose: a cancelled request cannot await its cleanup.
-            os.close(fd)
+            # Synchronous on purpose: a cancelled request cannot await its cleanup (the
+            # sink's lock waits at most for one MiB being written).
+            sink.close()
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-        os.close(fd)
+        sink.close()
         try:
             await asyncio.to_thread(os.replace, tmp, final)
             await asyncio.to_thread(_fsync_dir, final.parent)
@@ -88,7 +128,7 @@ class FSObjectStore:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-        return size, hasher.hexdigest()
+        return size, sink.hasher.hexdigest()
 
     async def open_range(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
         try:
