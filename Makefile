@@ -7,6 +7,8 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
 help:
 	@echo "make up     start the platform locally (embedded PostgreSQL + Redis, storage on :8082)"
+	@echo "           DEVSTACK_OBJECT_BACKEND=s3: objects in a local S3 store (SeaweedFS)"
+	@echo "           DEVSTACK_DATABASE=sqlite: storage on a SQLite file, no PostgreSQL (dev only)"
 	@echo "make down   stop what 'make up' started"
 	@echo "make test   run every test against real servers"
 	@echo "make lint   ruff + mypy"

@@ -2,6 +2,13 @@
 
 Each test gets its own household (tenant) id, so tests never see each other's rows even
 though they share one migrated database: the same isolation the platform gives tenants.
+
+Database backends: the storage fixtures (`storage_env`, `storage_settings_factory`,
+`storage_app`, `client`) run on PostgreSQL unless a module or test opts in to more with
+`pytestmark = pytest.mark.backends("postgres", "sqlite")`; each of its tests then runs
+once per backend. SQLite is one migrated file for the session (ENVIRONMENT=dev). A test
+that uses PostgreSQL itself (`postgres`, `storage_db_url`) inside an opted-in module must
+say so with `@pytest.mark.backends("postgres")`; collection fails otherwise.
 """
 
 from __future__ import annotations
@@ -79,9 +86,74 @@ def storage_db_url(postgres: PostgresServer) -> str:
     return fresh_database(postgres, STORAGE_DB)
 
 
+BACKENDS = ("postgres", "sqlite")
+PG_ONLY_FIXTURES = ("postgres", "storage_db_url", "live_storage")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Runs a test once per backend its closest `backends` marker names."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("backends")
+    if marker is None:
+        return  # PostgreSQL only, under the test's usual id
+    names = tuple(marker.args)
+    unknown = set(names) - set(BACKENDS)
+    if not names or unknown:
+        raise pytest.UsageError(f"backends marker on {metafunc.definition.nodeid}: "
+                                f"choose from {BACKENDS}")
+    pg_only = [f for f in PG_ONLY_FIXTURES if f in metafunc.fixturenames]
+    if "sqlite" in names and pg_only:
+        raise pytest.UsageError(
+            f"{metafunc.definition.nodeid} uses {pg_only} (PostgreSQL itself): mark it "
+            "@pytest.mark.backends(\"postgres\") and give SQLite its own test")
+    metafunc.parametrize("backend", names, indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def storage_env(storage_db_url: str, redis_server: RedisServer, state_dir: Path) -> dict[str, str]:
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database backend of the storage fixtures: see the module docstring."""
+    return str(getattr(request, "param", "postgres"))
+
+
+@pytest.fixture(scope="session")
+def sqlite_db_url(state_dir: Path) -> str:
+    """One SQLite file for the session, migrated like `make up` would."""
+    from unison_storage.cli import run_migrations
+
+    path = state_dir / "sqlite" / "storage.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite+aiosqlite:///{path}"
+    run_migrations(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def sqlite_storage_env(sqlite_db_url: str, redis_server: RedisServer,
+                       state_dir: Path) -> dict[str, str]:
+    """Environment for a storage process on SQLite (ENVIRONMENT=dev, which SQLite needs)."""
+    return {
+        "UNISON_ENVIRONMENT": "dev",
+        "UNISON_DATABASE_URL": sqlite_db_url,
+        "UNISON_REDIS_URL": redis_server.url,
+        "UNISON_STATE_DIR": str(state_dir / "sqlite" / "storage-state"),
+        "UNISON_AUTH_HS256_SECRET": TEST_SECRET,
+        "UNISON_AUTH_ACCEPT_SERVICE_TOKENS": "true",
+        "UNISON_LOG_LEVEL": "WARNING",
+        "STORAGE_OBJECT_FS_ROOT": str(state_dir / "sqlite" / "objects"),
+    }
+
+
+@pytest.fixture(scope="session")
+def storage_env(backend: str, request: pytest.FixtureRequest) -> dict[str, str]:
     """Environment for a storage process (in-process app or a live uvicorn)."""
+    env: dict[str, str] = request.getfixturevalue(f"{backend}_storage_env")
+    return env
+
+
+@pytest.fixture(scope="session")
+def postgres_storage_env(storage_db_url: str, redis_server: RedisServer,
+                         state_dir: Path) -> dict[str, str]:
     return {
         "UNISON_ENVIRONMENT": "test",
         "UNISON_DATABASE_URL": storage_db_url,
@@ -121,13 +193,30 @@ def storage_settings_factory(storage_env: dict[str, str]) -> Callable[..., Any]:
     return lambda **overrides: _settings(storage_env, **overrides)
 
 
-@pytest.fixture(scope="session")
-async def storage_app(storage_settings_factory: Callable[..., Any]) -> AsyncIterator[Any]:
+async def _running_app(env: dict[str, str]) -> AsyncIterator[Any]:
     from unison_storage.main import create_app
 
-    app = create_app(storage_settings_factory())
+    app = create_app(_settings(env))
     async with app.router.lifespan_context(app):
         yield app
+
+
+# One app per backend for the whole session; `storage_app` hands out the test's own.
+@pytest.fixture(scope="session")
+async def postgres_storage_app(postgres_storage_env: dict[str, str]) -> AsyncIterator[Any]:
+    async for app in _running_app(postgres_storage_env):
+        yield app
+
+
+@pytest.fixture(scope="session")
+async def sqlite_storage_app(sqlite_storage_env: dict[str, str]) -> AsyncIterator[Any]:
+    async for app in _running_app(sqlite_storage_env):
+        yield app
+
+
+@pytest.fixture(scope="session")
+def storage_app(backend: str, request: pytest.FixtureRequest) -> Any:
+    return request.getfixturevalue(f"{backend}_storage_app")
 
 
 @asynccontextmanager
@@ -215,11 +304,11 @@ def start_storage_process(env: dict[str, str], log_path: Path,
 
 
 @pytest.fixture(scope="session")
-def live_storage(storage_env: dict[str, str], state_dir: Path) -> Iterator[str]:
-    """One live storage process for the session (real HTTP over loopback)."""
+def live_storage(postgres_storage_env: dict[str, str], state_dir: Path) -> Iterator[str]:
+    """One live storage process on PostgreSQL for the session (real HTTP over loopback)."""
     from unison_devstack.procs import stop_pid
 
-    proc, base = start_storage_process(storage_env, state_dir / "live-storage.log")
+    proc, base = start_storage_process(postgres_storage_env, state_dir / "live-storage.log")
     yield base
     stop_pid(proc.pid)
 

@@ -60,3 +60,44 @@ def test_up_serves_storage_and_down_stops_everything(tmp_path, backend):
     assert not port_open(storage_port)
     assert not port_open(int(env["DEVSTACK_POSTGRES_PORT"]))
     assert not port_open(int(env["DEVSTACK_S3_PORT"]))
+
+
+@pytest.mark.slow
+def test_up_on_sqlite_starts_no_postgres(tmp_path):
+    """`DEVSTACK_DATABASE=sqlite make up`: storage on a file under the state directory."""
+    state = tmp_path / "state"
+    env = {**os.environ,
+           "DEVSTACK_STATE_DIR": str(state),
+           "DEVSTACK_DATABASE": "sqlite",
+           "DEVSTACK_POSTGRES_PORT": str(free_port()),
+           "DEVSTACK_REDIS_PORT": str(free_port()),
+           "DEVSTACK_STORAGE_PORT": str(free_port())}
+    env.pop("UNISON_AUTH_HS256_SECRET", None)
+    cli = [sys.executable, "-m", "unison_devstack.cli"]
+    storage_port = int(env["DEVSTACK_STORAGE_PORT"])
+    try:
+        up = subprocess.run([*cli, "up"], env=env, capture_output=True, text=True, timeout=180)
+        assert up.returncode == 0, up.stderr[-2000:]
+        assert str(state / "storage.db") in up.stdout and "postgres" not in up.stdout
+        assert not port_open(int(env["DEVSTACK_POSTGRES_PORT"]))
+        token = subprocess.run([*cli, "token", "--person", "alice", "--household", "home"],
+                               env=env, capture_output=True, text=True, check=True
+                               ).stdout.strip()
+        base = f"http://127.0.0.1:{storage_port}"
+        headers = {"Authorization": f"Bearer {token}"}
+        ready = httpx.get(f"{base}/readyz").json()
+        assert ready["ready"] is True and ready["checks"]["sqlite"] == "ok"
+        put = httpx.put(f"{base}/v1/vault/secrets/db", json={"value": "s3cret"},
+                        headers=headers)
+        assert put.status_code == 201, put.text
+        got = httpx.get(f"{base}/v1/vault/secrets/db", headers=headers)
+        assert got.json()["value"] == "s3cret"
+        assert httpx.post(f"{base}/v1/audit/verify", headers=headers).json()["valid"] is True
+        for path in state.glob("storage.db*"):  # the database and its WAL
+            assert b"s3cret" not in path.read_bytes()
+    finally:
+        down = subprocess.run([*cli, "down"], env=env, capture_output=True, text=True,
+                              timeout=60)
+    assert down.returncode == 0, down.stderr
+    assert "storage" in down.stdout and "postgres" not in down.stdout
+    assert not port_open(storage_port)

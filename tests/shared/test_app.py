@@ -153,3 +153,43 @@ async def test_openapi_declares_bearer_auth(shared_client):
     spec = (await shared_client.get("/openapi.json")).json()
     schemes = spec["components"]["securitySchemes"]
     assert any(s.get("scheme") == "bearer" for s in schemes.values())
+
+
+async def test_sqlite_lock_timeout_is_503_with_retry_after(tmp_path, monkeypatch):
+    """Development on SQLite: a write that waits out busy_timeout behind another
+    process's lock is a retryable 503, not a 500."""
+    import sqlite3
+
+    from fastapi import APIRouter
+    from sqlalchemy import text
+
+    from unison_shared import db
+
+    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 50)
+    path = tmp_path / "dev.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x INTEGER)")
+    engine = db.create_sqlite_engine(f"sqlite+aiosqlite:///{path}")
+    app = build_app()
+    router = APIRouter()
+
+    @router.post("/v1/write")
+    async def write() -> dict[str, bool]:
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO t VALUES (1)"))
+        return {"ok": True}
+
+    app.include_router(router)
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            r = await client.post("/v1/write", headers=auth())
+            assert r.status_code == 503, r.text
+            assert r.headers["Retry-After"] == "1"
+            assert r.json()["type"].endswith("dependency-unavailable")
+            holder.execute("COMMIT")
+            assert (await client.post("/v1/write", headers=auth())).status_code == 200
+    finally:
+        holder.close()
+        await engine.dispose()

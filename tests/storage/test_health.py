@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from unison_devstack.procs import free_port
 
 from ..conftest import running_client
@@ -40,6 +42,7 @@ async def test_ready_is_503_naming_postgres_when_database_is_unreachable(
         assert r.headers["retry-after"] == "1"
 
 
+@pytest.mark.backends("postgres", "sqlite")
 async def test_ready_stays_200_when_only_redis_is_down(storage_settings_factory):
     from unison_storage.main import create_app
 
@@ -56,6 +59,7 @@ async def test_whoami_reports_scope(client, alice):
     assert r.json()["person_id"] == alice.person_id
 
 
+@pytest.mark.backends("postgres", "sqlite")
 async def test_sweeper_reports_its_work_in_metrics(storage_settings_factory, make_caller):
     import asyncio
 

@@ -11,6 +11,9 @@ import pytest
 
 from tests.conftest import Caller
 
+pytestmark = pytest.mark.backends("postgres", "sqlite")
+
+
 S = "/v1/memory/sessions"
 
 

@@ -18,9 +18,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
 from sqlalchemy import text
 
 from ..conftest import environ, running_client
+
+pytestmark = pytest.mark.backends("postgres", "sqlite")
 
 # Helpers (also imported by the other objects test modules).
 

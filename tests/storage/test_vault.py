@@ -11,6 +11,9 @@ import pytest
 
 from tests.conftest import STORAGE_DB
 
+pytestmark = pytest.mark.backends("postgres", "sqlite")
+
+
 V = "/v1/vault/secrets"
 
 
@@ -42,6 +45,7 @@ async def test_write_read_roundtrip_and_metadata(client, alice):
     assert [v["version"] for v in meta["versions"]] == [1]
 
 
+@pytest.mark.backends("postgres")  # reads PostgreSQL itself; see test_sqlite.py
 async def test_versions_are_kept_and_pruned(client, alice, postgres):
     for i in range(1, 5):
         r = await client.put(f"{V}/rotating", headers=alice.headers,
@@ -119,6 +123,7 @@ async def test_soft_delete_undelete_and_write_after_delete(client, alice):
     assert (await client.post(f"{V}/never/undelete", headers=alice.headers)).status_code == 404
 
 
+@pytest.mark.backends("postgres")  # reads PostgreSQL itself; see test_sqlite.py
 async def test_destroy_one_and_all_versions_is_unrecoverable(client, alice, postgres):
     for value in ("d1", "d2", "d3"):
         await client.put(f"{V}/burn", headers=alice.headers, json={"value": value})
@@ -210,6 +215,7 @@ async def test_bad_input_is_4xx_with_reason(client, alice, method, path, body):
     assert r.json()["detail"]
 
 
+@pytest.mark.backends("postgres")  # reads PostgreSQL itself; see test_sqlite.py
 async def test_every_operation_is_audited_without_the_value(client, alice, postgres):
     plain = "AUDIT-SECRET-VALUE-42"
     await client.put(f"{V}/audited", headers=alice.headers, json={"value": plain})

@@ -214,6 +214,7 @@ async def test_replica_with_cold_cache_reloads_rotated_keyring_file(
         assert r.json()["value"] == "COLD-1"
 
 
+@pytest.mark.backends("postgres", "sqlite")
 async def test_data_key_rotated_by_another_replica_leaves_every_secret_readable(
         client, storage_settings_factory, make_caller):
     admin = make_caller(roles=["person", "admin"])

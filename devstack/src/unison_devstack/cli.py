@@ -17,7 +17,8 @@ StateDir = Annotated[Path, typer.Option(envvar="DEVSTACK_STATE_DIR", help="state
 
 @app.command("up")
 def up_cmd(state_dir: StateDir = Path(".devstack")) -> None:
-    """Start PostgreSQL, Redis and the services; print their URLs."""
+    """Start PostgreSQL (or, with DEVSTACK_DATABASE=sqlite, a SQLite file), Redis and
+    the services; print their URLs."""
     cfg = StackConfig.from_env(state_dir)
     urls = up(cfg)
     typer.echo(f"Unison platform is up (state in {cfg.state_dir}):")

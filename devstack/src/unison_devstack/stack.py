@@ -1,5 +1,8 @@
 """The Docker-free local platform: real PostgreSQL and Redis from packages, migrations,
-and the services as background processes. State lives under one directory."""
+and the services as background processes. State lives under one directory.
+
+`DEVSTACK_DATABASE=sqlite` runs storage on a SQLite file under the state directory
+instead, without starting PostgreSQL (development only: see docs/development.md)."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from .redis import RedisServer
 from .seaweedfs import ACCESS_KEY, SECRET_KEY, SeaweedServer
 
 STORAGE_DB = "storage"
+DATABASES = ("postgres", "sqlite")
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,8 @@ class StackConfig:
     # "fs" (local disk) or "s3" (a local SeaweedFS, as production's S3 would be)
     object_backend: str = "fs"
     s3_port: int = 58333
+    # "postgres" (an embedded server) or "sqlite" (a file; dev only, no PostgreSQL)
+    database: str = "postgres"
 
     @classmethod
     def from_env(cls, state_dir: Path) -> StackConfig:
@@ -40,6 +46,7 @@ class StackConfig:
             storage_port=int(env.get("DEVSTACK_STORAGE_PORT", 8082)),
             object_backend=env.get("DEVSTACK_OBJECT_BACKEND", "fs"),
             s3_port=int(env.get("DEVSTACK_S3_PORT", 58333)),
+            database=env.get("DEVSTACK_DATABASE", "postgres"),
         )
 
     @property
@@ -49,6 +56,10 @@ class StackConfig:
     @property
     def logs(self) -> Path:
         return self.state_dir / "logs"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.state_dir / "storage.db"
 
 
 def dev_secret(cfg: StackConfig) -> str:
@@ -77,10 +88,10 @@ def object_store_env(cfg: StackConfig) -> dict[str, str]:
     raise ValueError(f"DEVSTACK_OBJECT_BACKEND must be fs or s3, not {cfg.object_backend!r}")
 
 
-def storage_env(cfg: StackConfig, pg: PostgresServer, redis: RedisServer) -> dict[str, str]:
+def storage_env(cfg: StackConfig, database_url: str, redis: RedisServer) -> dict[str, str]:
     return {
         "UNISON_ENVIRONMENT": "dev",
-        "UNISON_DATABASE_URL": pg.url(STORAGE_DB),
+        "UNISON_DATABASE_URL": database_url,
         "UNISON_REDIS_URL": redis.url,
         "UNISON_STATE_DIR": str(cfg.state_dir / "storage"),
         "UNISON_AUTH_HS256_SECRET": dev_secret(cfg),
@@ -107,12 +118,20 @@ def up(cfg: StackConfig) -> dict[str, str]:
     from unison_storage.cli import run_migrations
 
     object_store_env(cfg)  # refuse an unknown backend before starting anything
+    if cfg.database not in DATABASES:
+        raise ValueError(f"DEVSTACK_DATABASE must be postgres or sqlite, not {cfg.database!r}")
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
-    pg = PostgresServer(cfg.state_dir / "postgres", cfg.postgres_port)
-    if not port_open(cfg.postgres_port):
-        pg.start()
-    pg.ensure_database(STORAGE_DB)
-    run_migrations(pg.url(STORAGE_DB))
+    if cfg.database == "sqlite":
+        database_url = f"sqlite+aiosqlite:///{cfg.sqlite_path}"
+        shown = {"sqlite": str(cfg.sqlite_path)}
+    else:
+        pg = PostgresServer(cfg.state_dir / "postgres", cfg.postgres_port)
+        if not port_open(cfg.postgres_port):
+            pg.start()
+        pg.ensure_database(STORAGE_DB)
+        database_url = pg.url(STORAGE_DB)
+        shown = {"postgres": pg.url(STORAGE_DB, driver="postgresql")}
+    run_migrations(database_url)
 
     redis = RedisServer(cfg.state_dir / "redis", cfg.redis_port)
     if not port_open(cfg.redis_port):
@@ -133,16 +152,12 @@ def up(cfg: StackConfig) -> dict[str, str]:
         [sys.executable, "-m", "uvicorn", "unison_storage.main:create_app", "--factory",
          "--host", "127.0.0.1", "--port", str(cfg.storage_port), "--no-access-log",
          "--log-level", "warning"],
-        log, env=storage_env(cfg, pg, redis),
+        log, env=storage_env(cfg, database_url, redis),
     )
     write_pid(cfg.pids / "storage.pid", proc.pid)
     _wait_ready(f"http://127.0.0.1:{cfg.storage_port}/readyz", 60, log)
-    return {
-        "storage": f"http://127.0.0.1:{cfg.storage_port}",
-        "postgres": pg.url(STORAGE_DB, driver="postgresql"),
-        "redis": redis.url,
-        **urls,
-    }
+    return {"storage": f"http://127.0.0.1:{cfg.storage_port}", **shown, "redis": redis.url,
+            **urls}
 
 
 def down(cfg: StackConfig) -> list[str]:

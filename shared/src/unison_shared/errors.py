@@ -8,6 +8,7 @@ validation failures, and their routers return `{"ok": false, "error": ...}` them
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 import asyncpg
@@ -143,10 +144,16 @@ def _sqlstate(exc: BaseException) -> str | None:
 
 
 def _is_unavailable(exc: BaseException, state: str | None) -> bool:
-    """Connection failures and server shutdowns (SQLSTATE 08xxx, 57P0x)."""
+    """Connection failures and server shutdowns (SQLSTATE 08xxx, 57P0x), and SQLite's
+    lock timeouts."""
     if state is not None and (state.startswith("08") or state.startswith("57P")):
         return True
     root = _root(exc)
+    if isinstance(root, sqlite3.OperationalError):
+        # SQLite in development: another writer held the lock past busy_timeout. Nothing
+        # was stored; a retry a moment later succeeds.
+        return getattr(root, "sqlite_errorname", "").startswith(("SQLITE_BUSY",
+                                                                 "SQLITE_LOCKED"))
     return isinstance(root, ConnectionError | TimeoutError | asyncpg.InterfaceError)
 
 

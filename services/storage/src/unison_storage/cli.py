@@ -11,6 +11,19 @@ import typer
 app = typer.Typer(help="Unison storage service", no_args_is_help=True)
 
 
+def dev_environment() -> bool:
+    """Whether UNISON_ENVIRONMENT says dev: the only environment allowed SQLite."""
+    return os.environ.get("UNISON_ENVIRONMENT", "").strip().lower() == "dev"
+
+
+def refuse_sqlite_outside_dev(url: str) -> None:
+    from unison_shared.db import is_sqlite_url
+
+    if is_sqlite_url(url) and not dev_environment():
+        raise typer.BadParameter("SQLite is a development convenience only: set "
+                                 "UNISON_ENVIRONMENT=dev or point the URL at PostgreSQL")
+
+
 def migrations_dir() -> Path:
     configured = os.environ.get("UNISON_MIGRATIONS_DIR")
     if configured:
@@ -20,11 +33,15 @@ def migrations_dir() -> Path:
 
 
 def run_migrations(url: str, revision: str = "head") -> None:
-    """`alembic upgrade` for the storage database; also used by tests and `make up`."""
+    """`alembic upgrade` for the storage database; also used by tests and `make up`.
+    A sqlite URL selects the SQLite schema (its own script location and revisions)."""
     from alembic import command
     from alembic.config import Config
 
-    cfg = Config(str(migrations_dir() / "alembic.ini"), ini_section="storage")
+    from unison_shared.db import is_sqlite_url
+
+    section = "storage_sqlite" if is_sqlite_url(url) else "storage"
+    cfg = Config(str(migrations_dir() / "alembic.ini"), ini_section=section)
     cfg.cmd_opts = None
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     command.upgrade(cfg, revision)
@@ -36,6 +53,7 @@ def migrate(url: Annotated[str | None, typer.Option(envvar="UNISON_DATABASE_URL"
     """Apply the storage database migrations (never done implicitly at app start)."""
     if not url:
         raise typer.BadParameter("set UNISON_DATABASE_URL or pass --url")
+    refuse_sqlite_outside_dev(url)
     run_migrations(url, revision)
     typer.echo(f"storage database migrated to {revision}")
 
@@ -84,7 +102,8 @@ def _run_key_job(url: str | None, keyring_file: Path, job: str, rewrap: bool = T
     ring = Keyring.from_json(keyring_file.read_text())
 
     async def run() -> rotation.RotationResult:
-        engine = create_engine(url, pool_size=2, application_name="unison-storage-keys")
+        engine = create_engine(url, pool_size=2, application_name="unison-storage-keys",
+                               allow_sqlite=dev_environment())
         try:
             db = Database(engine)
             keys = DataKeyService(ring)
@@ -133,6 +152,7 @@ def reconcile_objects(
         import secrets
 
         from unison_shared.db import create_engine
+        from unison_shared.settings import Environment
 
         from .database import Database
         from .objects.service import ObjectService
@@ -141,7 +161,8 @@ def reconcile_objects(
 
         settings = StorageSettings()
         engine = create_engine(settings.database_url.get_secret_value(), 2,
-                               application_name="unison-storage-reconcile")
+                               application_name="unison-storage-reconcile",
+                               allow_sqlite=settings.environment is Environment.DEV)
         store = create_object_store(settings)
         try:
             # Reconcile never signs links: a throwaway key keeps the KEK out of this job.

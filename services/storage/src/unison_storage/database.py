@@ -1,16 +1,30 @@
-"""The storage service's handle on PostgreSQL: tenant-scoped and system transactions
-(SQLAlchemy engine), and single scoped statements for hot paths (an asyncpg pool)."""
+"""The storage service's handle on its database.
+
+PostgreSQL: tenant-scoped and system transactions (SQLAlchemy engine, row-level security
+set per transaction), and single scoped statements for hot paths (an asyncpg pool).
+
+SQLite (ENVIRONMENT=dev only): every handle, `statement` included, is a SQLAlchemy
+connection inside one transaction. There is no row-level security and nothing to set:
+the explicit `tenant_id = ... AND person_id = ...` in every SQLite repository query is
+the only tenant fence.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TypeAlias
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from unison_shared.auth import RequestContext
 from unison_shared.db import system_transaction, tenant_transaction
+
+# What `Database.statement` yields: an asyncpg connection in autocommit on PostgreSQL, a
+# SQLAlchemy connection in a transaction on SQLite. Hot-path repositories take either,
+# each module the one its dialect hands out.
+StatementConnection: TypeAlias = "asyncpg.Connection | AsyncConnection"
 
 # Session-level (not transaction-local) scope for the statement pool's autocommit
 # statements. Every checkout sets all three before its statement, so a value left on a
@@ -27,30 +41,56 @@ async def driver_connection(conn: AsyncConnection) -> asyncpg.Connection:
     return driver
 
 
+def sqlite_connection(conn: StatementConnection) -> AsyncConnection:
+    """The SQLAlchemy connection a SQLite repository was handed (checked, not assumed)."""
+    if not isinstance(conn, AsyncConnection):
+        raise TypeError("SQLite repositories run on SQLAlchemy connections")
+    return conn
+
+
 class Database:
     def __init__(self, engine: AsyncEngine, pool: asyncpg.Pool | None = None) -> None:
         self.engine = engine
         self.pool = pool
+        self.dialect = engine.dialect.name
+        self.is_sqlite = self.dialect == "sqlite"
 
     @asynccontextmanager
     async def scoped(self, ctx: RequestContext) -> AsyncIterator[AsyncConnection]:
+        if self.is_sqlite:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
         async with tenant_transaction(self.engine, ctx.tenant_id, ctx.person_id) as conn:
             yield conn
 
     @asynccontextmanager
     async def tenant(self, tenant_id: str) -> AsyncIterator[AsyncConnection]:
+        if self.is_sqlite:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
         async with tenant_transaction(self.engine, tenant_id) as conn:
             yield conn
 
     @asynccontextmanager
     async def system(self) -> AsyncIterator[AsyncConnection]:
+        if self.is_sqlite:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
         async with system_transaction(self.engine) as conn:
             yield conn
 
     @asynccontextmanager
-    async def statement(self, ctx: RequestContext) -> AsyncIterator[asyncpg.Connection]:
+    async def statement(self, ctx: RequestContext) -> AsyncIterator[StatementConnection]:
         """An asyncpg connection in autocommit with the caller's scope set: for a single
-        statement, two round trips instead of BEGIN, scope, statement and COMMIT."""
+        statement, two round trips instead of BEGIN, scope, statement and COMMIT. On
+        SQLite, a SQLAlchemy connection in a transaction of its own."""
+        if self.is_sqlite:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
         if self.pool is None:
             raise RuntimeError("Database.statement needs the statement pool")
         async with self.pool.acquire() as pg:

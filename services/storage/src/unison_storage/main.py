@@ -43,20 +43,22 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
         engine = create_engine(settings.database_url.get_secret_value(),
                                settings.database_pool_size,
                                application_name=settings.database_application_name
-                               or SERVICE_LABEL)
+                               or SERVICE_LABEL,
+                               allow_sqlite=settings.environment is Environment.DEV)
         app_name = settings.database_application_name or SERVICE_LABEL
-        pool = await create_statement_pool(settings.database_url.get_secret_value(),
-                                           settings.database_pool_size, app_name)
+        # SQLite (dev only) has no statement pool: its handles are engine transactions.
+        pool = None if engine.dialect.name == "sqlite" else await create_statement_pool(
+            settings.database_url.get_secret_value(), settings.database_pool_size, app_name)
         redis = create_redis(settings.redis_url) if settings.redis_url else None
         store = create_object_store(settings)
         db = Database(engine, pool)
         app.state.services = build_services(settings, db, redis, keyring, store)
 
-        async def postgres_ready() -> None:
+        async def database_ready() -> None:
             async with engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
 
-        add_readiness_check(app, "postgres", postgres_ready)
+        add_readiness_check(app, "sqlite" if db.is_sqlite else "postgres", database_ready)
         add_readiness_check(app, "object_store", store.check)
         if redis is not None:
             async def redis_ready() -> None:
@@ -81,7 +83,8 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
                 await close()
             if redis is not None:
                 await redis.aclose()
-            await pool.close()
+            if pool is not None:
+                await pool.close()
             await engine.dispose()
 
     app = create_service_app(settings, title="Unison storage", service_label=SERVICE_LABEL,

@@ -27,8 +27,9 @@ from unison_shared.errors import BadRequest, Conflict
 from unison_shared.jsonutil import encode_jsonb
 
 from ..database import Database
-from . import repository as repo
+from . import repository, repository_sqlite
 from .chain import GENESIS_HASH, event_hash
+from .protocol import AuditRepository
 from .repository import EventFilter, EventRow
 from .schemas import AuditEvent, AuditEventIn, AuditPage, VerifyResult
 
@@ -49,6 +50,9 @@ def encode_payload(payload: dict[str, Any]) -> str:
 class AuditService:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.repo: AuditRepository = repository
+        if db.is_sqlite:
+            self.repo = repository_sqlite
 
     async def append(self, conn: AsyncConnection, tenant_id: str,
                      event: AuditEventIn) -> AuditEvent:
@@ -63,12 +67,12 @@ class AuditService:
                           event: AuditEventIn) -> tuple[AuditEvent, bool]:
         """`append`, also telling whether this call created the event."""
         payload_json = encode_payload(event.payload)
-        head, stored_payload = await repo.lock_head(conn, tenant_id, GENESIS_HASH,
+        head, stored_payload = await self.repo.lock_head(conn, tenant_id, GENESIS_HASH,
                                                     payload_json)
         # Looked up only once the head is locked: a concurrent retry with the same id has
         # then either committed (and is found) or not appended at all.
         if event.id is not None:
-            existing = await repo.get(conn, tenant_id, event.id)
+            existing = await self.repo.get(conn, tenant_id, event.id)
             if existing is not None:
                 return _to_event(existing), False
         record: dict[str, Any] = {
@@ -79,7 +83,7 @@ class AuditService:
             "created_at": datetime.now(UTC), "prev_hash": head.hash,
         }
         record["hash"] = event_hash(record)
-        await repo.append(conn, record, payload_json)
+        await self.repo.append(conn, record, payload_json)
         return _to_event(EventRow(**record)), True
 
     async def record(self, ctx: RequestContext, event: AuditEventIn) -> tuple[AuditEvent, bool]:
@@ -95,7 +99,7 @@ class AuditService:
 
     async def get(self, ctx: RequestContext, event_id: str) -> AuditEvent | None:
         async with self.db.scoped(ctx) as conn:
-            row = await repo.get(conn, ctx.tenant_id, event_id, ctx.person_id or None)
+            row = await self.repo.get(conn, ctx.tenant_id, event_id, ctx.person_id or None)
         return _to_event(row) if row else None
 
     async def list(self, ctx: RequestContext, f: EventFilter, cursor: str | None,
@@ -108,7 +112,7 @@ class AuditService:
                            "until": _utc("until", f.until)})
         after = _decode_cursor(cursor, ascending) if cursor else None
         async with self.db.scoped(ctx) as conn:
-            rows = await repo.list_events(conn, ctx.tenant_id, f, after, ascending, limit + 1)
+            rows = await self.repo.list_events(conn, ctx.tenant_id, f, after, ascending, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
         next_cursor = _encode_cursor(rows[-1].seq, ascending) if more else None
@@ -118,7 +122,7 @@ class AuditService:
         """Recompute the tenant's chain up to the head seen at the start, batch by batch
         (never the whole chain in memory); report the first broken link."""
         async with self.db.scoped(ctx) as conn:
-            head = await repo.get_head(conn, ctx.tenant_id)
+            head = await self.repo.get_head(conn, ctx.tenant_id)
         if head is None:
             return VerifyResult(valid=True, checked=0)
         prev_hash, expected, checked = GENESIS_HASH, 1, 0
@@ -129,7 +133,7 @@ class AuditService:
 
         while expected <= head.seq:
             async with self.db.scoped(ctx) as conn:
-                rows = await repo.chain_batch(conn, ctx.tenant_id, expected - 1, head.seq,
+                rows = await self.repo.chain_batch(conn, ctx.tenant_id, expected - 1, head.seq,
                                               batch)
             if not rows:
                 return broken(expected, f"event {expected} is missing")

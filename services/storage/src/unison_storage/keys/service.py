@@ -20,7 +20,7 @@ from unison_shared.crypto import (
     seal,
 )
 
-from . import repository as repo
+from .protocol import keys_repo
 from .repository import WrappedKey
 
 LATEST_KEY_TTL_SECONDS = 30.0
@@ -45,6 +45,7 @@ class DataKeyService:
         known = self._latest.get(tenant_id)
         if known is not None and time.monotonic() - known[1] < LATEST_KEY_TTL_SECONDS:
             return known[0], self._cache[(tenant_id, known[0])]
+        repo = keys_repo(conn)
         wrapped = await repo.latest(conn, tenant_id)
         if wrapped is not None:
             # Only a key that existed before this transaction is remembered: one created
@@ -74,7 +75,7 @@ class DataKeyService:
         cached = self._cache.get((tenant_id, version))
         if cached is not None:
             return cached
-        wrapped = await repo.get(conn, tenant_id, version)
+        wrapped = await keys_repo(conn).get(conn, tenant_id, version)
         if wrapped is None:
             raise LookupError(f"data key version {version} is missing for the tenant")
         return self._unwrap(wrapped)
@@ -99,6 +100,7 @@ class DataKeyService:
     async def rotate_data_key(self, conn: AsyncConnection, tenant_id: str) -> int:
         """Add a new data key version for the tenant: new writes use it, and blobs sealed
         under older versions keep opening (each blob records its data key version)."""
+        repo = keys_repo(conn)
         latest = await repo.latest(conn, tenant_id)
         version = (latest.version if latest else 0) + 1
         kek_version, blob = self.keyring.wrap(new_data_key(), _key_aad(tenant_id, version))
@@ -109,6 +111,7 @@ class DataKeyService:
     async def rewrap_all(self, conn: AsyncConnection, new_ring: Keyring) -> int:
         """Re-wrap every tenant's data keys under new_ring's current KEK (a system job)."""
         count = 0
+        repo = keys_repo(conn)
         for wrapped in await repo.all_keys(conn, lock=True):
             if wrapped.kek_version == new_ring.current:
                 continue

@@ -14,9 +14,10 @@ from unison_shared import jsonutil
 from unison_shared.auth import RequestContext
 from unison_shared.errors import BadRequest, NotFound, PreconditionFailed
 
-from ..database import Database, driver_connection
+from ..database import Database, StatementConnection, driver_connection, sqlite_connection
 from ..keys.service import DataKeyService
-from . import repository as repo
+from . import repository, repository_sqlite
+from .protocol import KVRepository
 from .repository import KVRow, KVWrite
 from .schemas import KVPage, KVRecord
 
@@ -45,19 +46,27 @@ class KVService:
         self.keys = keys
         self.sensitive = sensitive
         self.max_value_bytes = max_value_bytes
+        self.repo: KVRepository = repository
+        if db.is_sqlite:
+            self.repo = repository_sqlite
 
     def _aad_id(self, ctx: RequestContext, ns: str, key: str) -> str:
         return f"{ctx.person_id}/{ns}/{key}"
 
     @asynccontextmanager
-    async def _session(self, ctx: RequestContext,
-                       ns: str) -> AsyncIterator[tuple[AsyncConnection | None, Any]]:
-        """(SQLAlchemy connection or None, asyncpg connection) for one operation.
+    async def _session(self, ctx: RequestContext, ns: str
+                       ) -> AsyncIterator[tuple[AsyncConnection | None, StatementConnection]]:
+        """(SQLAlchemy connection or None, statement connection) for one operation.
 
         Plain namespaces run single autocommit statements (the hot path). Sensitive ones
         run in a transaction, because their data key may be created in the same breath.
+        On SQLite every operation is one transaction, handed out as both: `_to_record`
+        must never open a second one while it is held (it would wait for its own lock).
         """
-        if ns in self.sensitive:
+        if self.db.is_sqlite:
+            async with self.db.statement(ctx) as conn:
+                yield sqlite_connection(conn), conn
+        elif ns in self.sensitive:
             async with self.db.scoped(ctx) as conn:
                 yield conn, await driver_connection(conn)
         else:
@@ -84,7 +93,7 @@ class KVService:
 
     async def get(self, ctx: RequestContext, ns: str, key: str) -> KVRecord | None:
         async with self._session(ctx, ns) as (conn, pg):
-            row = await repo.get(pg, ctx.tenant_id, ctx.person_id, ns, key)
+            row = await self.repo.get(pg, ctx.tenant_id, ctx.person_id, ns, key)
             return await self._to_record(conn, ctx, row) if row else None
 
     async def put(self, ctx: RequestContext, ns: str, key: str, value: Any,
@@ -97,7 +106,8 @@ class KVService:
             raise PreconditionFailed("If-None-Match supports only *")
         expected = parse_etag(if_match) if if_match is not None else None
         async with self._session(ctx, ns) as (conn, pg):
-            if conn is not None:
+            if ns in self.sensitive:
+                assert conn is not None
                 dek, blob = await self.keys.encrypt(conn, ctx.tenant_id, "kv",
                                                     self._aad_id(ctx, ns, key), encoded)
                 write = KVWrite(None, blob, dek, ttl_seconds)
@@ -106,29 +116,31 @@ class KVService:
             args = (pg, ctx.tenant_id, ctx.person_id, ns, key, write)
             row: KVRow | None
             if if_none_match is not None:
-                row = await repo.put_if_absent(*args)
+                row = await self.repo.put_if_absent(*args)
                 if row is None:
                     raise PreconditionFailed("a record already exists at this key")
             elif if_match is not None:
                 if expected is None:  # If-Match: * (any existing record)
-                    existing = await repo.get(pg, ctx.tenant_id, ctx.person_id, ns, key)
+                    existing = await self.repo.get(pg, ctx.tenant_id, ctx.person_id, ns,
+                                                   key)
                     if existing is None:
                         raise PreconditionFailed("no record exists at this key")
                     expected = existing.version
-                row = await repo.put_if_version(*args, expected_version=expected)
+                row = await self.repo.put_if_version(*args, expected_version=expected)
                 if row is None:
                     raise PreconditionFailed("the record changed: its ETag no longer matches")
             else:
-                row = await repo.put(*args)
+                row = await self.repo.put(*args)
             return await self._to_record(conn, ctx, row), row.version == 1
 
     async def delete(self, ctx: RequestContext, ns: str, key: str,
                      if_match: str | None = None) -> None:
         expected = parse_etag(if_match) if if_match else None
         async with self._session(ctx, ns) as (_conn, pg):
-            if not await repo.delete(pg, ctx.tenant_id, ctx.person_id, ns, key, expected):
-                if expected is not None and await repo.get(pg, ctx.tenant_id, ctx.person_id,
-                                                           ns, key):
+            if not await self.repo.delete(pg, ctx.tenant_id, ctx.person_id, ns, key,
+                                          expected):
+                if expected is not None and await self.repo.get(
+                        pg, ctx.tenant_id, ctx.person_id, ns, key):
                     raise PreconditionFailed("the record changed: its ETag no longer matches")
                 raise NotFound(f"no record {ns}/{key}")
 
@@ -136,8 +148,8 @@ class KVService:
                    limit: int) -> KVPage:
         after = _decode_cursor(cursor) if cursor else ""
         async with self._session(ctx, ns) as (conn, pg):
-            rows = await repo.list_keys(pg, ctx.tenant_id, ctx.person_id, ns, prefix, after,
-                                        limit + 1)
+            rows = await self.repo.list_keys(pg, ctx.tenant_id, ctx.person_id, ns, prefix,
+                                             after, limit + 1)
             items = [await self._to_record(conn, ctx, r) for r in rows[:limit]]
         next_cursor = _encode_cursor(rows[limit - 1].key) if len(rows) > limit else None
         return KVPage(items=items, next_cursor=next_cursor)

@@ -19,7 +19,8 @@ from unison_shared.jsonutil import encode_jsonb
 
 from ..database import Database
 from ..settings import StorageOptions
-from . import repository as repo
+from . import repository, repository_sqlite
+from .protocol import MemoryRepository
 from .repository import MemoryRow, Scope
 from .schemas import DEFAULT_KEYSPACE, MemoryEntry, MemoryPage
 
@@ -34,6 +35,9 @@ class MemoryService:
     def __init__(self, db: Database, options: StorageOptions) -> None:
         self.db = db
         self.options = options
+        self.repo: MemoryRepository = repository
+        if db.is_sqlite:
+            self.repo = repository_sqlite
 
     def _scope(self, ctx: RequestContext, session_id: str) -> Scope:
         return Scope(ctx.tenant_id, ctx.person_id, session_id)
@@ -59,7 +63,7 @@ class MemoryService:
         ttl = self.ttl_for(keyspace, ttl_seconds)
         encoded = self.encode(payload)
         async with self.db.statement(ctx) as conn:
-            row = await repo.write(conn, self._scope(ctx, session_id), key, keyspace,
+            row = await self.repo.write(conn, self._scope(ctx, session_id), key, keyspace,
                                    encoded, ttl)
         return _entry(row)
 
@@ -72,22 +76,22 @@ class MemoryService:
         expired entries (the legacy API reports `expired`) or nothing at all."""
         scope = self._scope(ctx, session_id)
         async with self.db.statement(ctx) as conn:
-            row = await repo.latest(conn, scope)
+            row = await self.repo.latest(conn, scope)
             if row is not None:
                 return _entry(row), "live"
-            expired = await repo.has_expired(conn, scope)
+            expired = await self.repo.has_expired(conn, scope)
         return None, "expired" if expired else "not-found"
 
     async def get(self, ctx: RequestContext, session_id: str, entry_id: int) -> MemoryEntry:
         async with self.db.statement(ctx) as conn:
-            row = await repo.get(conn, self._scope(ctx, session_id), entry_id)
+            row = await self.repo.get(conn, self._scope(ctx, session_id), entry_id)
         if row is None:
             raise NotFound(f"no entry {entry_id} in this session")
         return _entry(row)
 
     async def by_key(self, ctx: RequestContext, session_id: str, key: str) -> MemoryEntry:
         async with self.db.statement(ctx) as conn:
-            row = await repo.by_key(conn, self._scope(ctx, session_id), key)
+            row = await self.repo.by_key(conn, self._scope(ctx, session_id), key)
         if row is None:
             raise NotFound(f"no entry with key {key!r} in this session")
         return _entry(row)
@@ -96,7 +100,7 @@ class MemoryService:
                    limit: int) -> MemoryPage:
         before = _decode_cursor(cursor) if cursor else None
         async with self.db.statement(ctx) as conn:
-            rows = await repo.list_entries(conn, self._scope(ctx, session_id), before,
+            rows = await self.repo.list_entries(conn, self._scope(ctx, session_id), before,
                                            limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
@@ -105,18 +109,18 @@ class MemoryService:
 
     async def delete(self, ctx: RequestContext, session_id: str, entry_id: int) -> None:
         async with self.db.statement(ctx) as conn:
-            if not await repo.delete_entry(conn, self._scope(ctx, session_id), entry_id):
+            if not await self.repo.delete_entry(conn, self._scope(ctx, session_id), entry_id):
                 raise NotFound(f"no entry {entry_id} in this session")
 
     async def delete_key(self, ctx: RequestContext, session_id: str, key: str) -> None:
         async with self.db.statement(ctx) as conn:
-            if not await repo.delete_key(conn, self._scope(ctx, session_id), key):
+            if not await self.repo.delete_key(conn, self._scope(ctx, session_id), key):
                 raise NotFound(f"no entry with key {key!r} in this session")
 
     async def delete_session(self, ctx: RequestContext, session_id: str) -> int:
         """Remove the whole session; returns how many live entries it held."""
         async with self.db.statement(ctx) as conn:
-            return await repo.delete_session(conn, self._scope(ctx, session_id))
+            return await self.repo.delete_session(conn, self._scope(ctx, session_id))
 
 
 def _encode_cursor(entry_id: int) -> str:

@@ -19,7 +19,8 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from ..database import Database
-from . import repository as repo
+from . import repository, repository_sqlite
+from .protocol import ObjectRepository
 from .schemas import ReconcileReport
 from .store import BlobInfo, ObjectStore
 
@@ -28,6 +29,10 @@ logger = logging.getLogger("unison.storage.objects.reconcile")
 BATCH = 500
 HEAD_CONCURRENCY = 8
 MAX_REPORTED = 1000
+
+
+def _repo(db: Database) -> ObjectRepository:
+    return repository_sqlite if db.is_sqlite else repository
 
 
 async def reconcile(db: Database, store: ObjectStore, dry_run: bool,
@@ -53,7 +58,7 @@ async def _blob_batch(db: Database, store: ObjectStore, blobs: list[BlobInfo],
                       cutoff: datetime, report: ReconcileReport) -> None:
     report.blobs_scanned += len(blobs)
     async with db.system() as conn:
-        known = await repo.known_keys(conn, [b.key for b in blobs])
+        known = await _repo(db).known_keys(conn, [b.key for b in blobs])
     for blob in blobs:
         if blob.key in known:
             continue
@@ -65,7 +70,7 @@ async def _blob_batch(db: Database, store: ObjectStore, blobs: list[BlobInfo],
             continue
         # Re-check just before deleting: a row may have landed since the batch query.
         async with db.system() as conn:
-            if await repo.known_keys(conn, [blob.key]):
+            if await _repo(db).known_keys(conn, [blob.key]):
                 report.orphan_blobs -= 1
                 continue
         await store.delete(blob.key)
@@ -82,7 +87,7 @@ async def _rows(db: Database, store: ObjectStore, report: ReconcileReport) -> No
 
     while True:
         async with db.system() as conn:
-            rows = await repo.rows_after(conn, after, BATCH)
+            rows = await _repo(db).rows_after(conn, after, BATCH)
         if not rows:
             return
         report.rows_scanned += len(rows)
@@ -95,6 +100,6 @@ async def _rows(db: Database, store: ObjectStore, report: ReconcileReport) -> No
                 report.missing.append(f"{tenant}/{object_id}")
             if not report.dry_run:
                 async with db.system() as conn:
-                    if await repo.delete_by_key(conn, key):
+                    if await _repo(db).delete_by_key(conn, key):
                         report.rows_deleted += 1
         after = rows[-1][2]

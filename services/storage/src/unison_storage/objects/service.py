@@ -36,9 +36,9 @@ from unison_shared.errors import (
 
 from ..database import Database
 from ..settings import StorageOptions
-from . import presign
-from . import repository as repo
+from . import presign, repository, repository_sqlite
 from .headers import parse_range
+from .protocol import ObjectRepository
 from .reconcile import reconcile
 from .repository import ListFilter, NewObject, ObjectRow
 from .schemas import ObjectMeta, ObjectPage, ReconcileReport
@@ -99,6 +99,9 @@ class ObjectService:
         self.store = store
         self.options = options
         self.presign_key = presign_key
+        self.repo: ObjectRepository = repository
+        if db.is_sqlite:
+            self.repo = repository_sqlite
 
     # Upload
 
@@ -125,7 +128,7 @@ class ObjectService:
         if quota > 0:
             # Early refusal; the binding check is repeated under a lock at insert time.
             async with self.db.scoped(ctx) as conn:
-                used = await repo.tenant_usage(conn, ctx.tenant_id)
+                used = await self.repo.tenant_usage(conn, ctx.tenant_id)
             remaining = max(0, quota - used)
             if up.content_length is not None and up.content_length > remaining:
                 raise self._quota_error(used, up.content_length)
@@ -163,9 +166,9 @@ class ObjectService:
         async with self.db.scoped(ctx) as conn:
             used = 0
             if quota > 0:
-                await repo.lock_tenant_quota(conn, ctx.tenant_id)
-                used = await repo.tenant_usage(conn, ctx.tenant_id)
-            old = await repo.get_for_update(conn, ctx.tenant_id, new.id) if replace else None
+                await self.repo.lock_tenant_quota(conn, ctx.tenant_id)
+                used = await self.repo.tenant_usage(conn, ctx.tenant_id)
+            old = await self.repo.get_for_update(conn, ctx.tenant_id, new.id) if replace else None
             if old is not None:
                 if old.person_id != ctx.person_id:
                     raise Conflict("id: already used by someone else in this household")
@@ -173,10 +176,10 @@ class ObjectService:
             if quota > 0 and used + new.size_bytes > quota:
                 raise self._quota_error(used, new.size_bytes)
             if old is not None:
-                return await repo.replace(conn, ctx.tenant_id, ctx.person_id, new), \
+                return await self.repo.replace(conn, ctx.tenant_id, ctx.person_id, new), \
                     old.storage_key
             try:
-                return await repo.insert(conn, ctx.tenant_id, ctx.person_id, new), None
+                return await self.repo.insert(conn, ctx.tenant_id, ctx.person_id, new), None
             except LookupError as exc:
                 raise Conflict("id: already in use") from exc
 
@@ -193,7 +196,7 @@ class ObjectService:
 
     async def _row(self, ctx: RequestContext, object_id: str) -> ObjectRow:
         async with self.db.scoped(ctx) as conn:
-            row = await repo.get(conn, ctx.tenant_id, ctx.person_id, object_id)
+            row = await self.repo.get(conn, ctx.tenant_id, ctx.person_id, object_id)
         if row is None:
             raise NotFound(f"no object {object_id}")
         return row
@@ -238,7 +241,7 @@ class ObjectService:
 
     async def delete(self, ctx: RequestContext, object_id: str) -> None:
         async with self.db.scoped(ctx) as conn:
-            key = await repo.delete(conn, ctx.tenant_id, ctx.person_id, object_id)
+            key = await self.repo.delete(conn, ctx.tenant_id, ctx.person_id, object_id)
         if key is None:
             raise NotFound(f"no object {object_id}")
         await self._delete_blob(key)
@@ -247,7 +250,7 @@ class ObjectService:
                    limit: int) -> ObjectPage:
         after = _decode_cursor(cursor) if cursor else None
         async with self.db.scoped(ctx) as conn:
-            rows = await repo.list_objects(conn, ctx.tenant_id, ctx.person_id, filters, after,
+            rows = await self.repo.list_objects(conn, ctx.tenant_id, ctx.person_id, filters, after,
                                            limit + 1)
         items = [to_meta(r) for r in rows[:limit]]
         next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
@@ -272,7 +275,7 @@ class ObjectService:
                                  with_body: bool = True) -> Download:
         presign.verify(self.presign_key, tenant, object_id, expires, tag, sig)
         async with self.db.tenant(tenant) as conn:
-            row = await repo.get_in_tenant(conn, tenant, object_id)
+            row = await self.repo.get_in_tenant(conn, tenant, object_id)
         if row is None or presign.blob_tag(row.storage_key) != tag:
             raise NotFound(f"no object {object_id}")
         return await self._open(row, range_header, with_body)

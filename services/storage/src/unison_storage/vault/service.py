@@ -29,8 +29,8 @@ from ..audit.service import AuditService
 from ..database import Database
 from ..keys import rotation
 from ..keys.service import DataKeyService
-from . import repository as repo
-from . import rules
+from . import repository, repository_sqlite, rules
+from .protocol import VaultRepository
 from .repository import SecretRow, VersionRow
 from .schemas import DestroyResult, SecretDetail, SecretMetadata, SecretPage, SecretValue
 from .schemas import VersionInfo as VersionOut
@@ -59,6 +59,9 @@ class VaultService:
         self.keys = keys
         self.audit = audit
         self.max_versions = max_versions
+        self.repo: VaultRepository = repository
+        if db.is_sqlite:
+            self.repo = repository_sqlite
 
     async def _audit(self, conn: AsyncConnection, ctx: RequestContext, action: str,
                      target: str, status: str = "ok", **payload: Any) -> None:
@@ -80,7 +83,7 @@ class VaultService:
         t, p = ctx.tenant_id, ctx.person_id
         async with self.db.scoped(ctx) as conn:
             # The row lock serialises writers of one secret on every replica.
-            row, created = await repo.lock_or_create(conn, t, p, name,
+            row, created = await self.repo.lock_or_create(conn, t, p, name,
                                                      max_versions or self.max_versions,
                                                      meta_json or "{}")
             if expected is not None and row.current_version != expected:
@@ -89,7 +92,7 @@ class VaultService:
                     f"{row.current_version}")
             version = row.current_version + 1
             dek, blob = await self.keys.encrypt(conn, t, AAD_KIND, str(row.id), plain, version)
-            row = await repo.write_version(conn, t, p, row.id, version, blob, dek,
+            row = await self.repo.write_version(conn, t, p, row.id, version, blob, dek,
                                            None if created else meta_json, max_versions)
             await self._audit(conn, ctx, "vault.write", name, version=version)
         return _meta(row), created
@@ -100,7 +103,7 @@ class VaultService:
         error: UnisonError | None = None
         result: SecretValue | None = None
         async with self.db.scoped(ctx) as conn:
-            row, stored = await repo.get_secret_and_version(conn, ctx.tenant_id,
+            row, stored = await self.repo.get_secret_and_version(conn, ctx.tenant_id,
                                                             ctx.person_id, name, version)
             wanted = version or (row.current_version if row else 0)
             if row is None:
@@ -139,10 +142,10 @@ class VaultService:
     async def metadata(self, ctx: RequestContext, name: str) -> SecretDetail:
         rules.check_name(name)
         async with self.db.scoped(ctx) as conn:
-            row = await repo.get_secret(conn, ctx.tenant_id, ctx.person_id, name)
+            row = await self.repo.get_secret(conn, ctx.tenant_id, ctx.person_id, name)
             if row is None:
                 raise NotFound(f"no secret named {name}")
-            versions = await repo.list_versions(conn, ctx.tenant_id, row.id)
+            versions = await self.repo.list_versions(conn, ctx.tenant_id, row.id)
             await self._audit(conn, ctx, "vault.metadata", name, version=row.current_version)
         return SecretDetail(**_meta(row).model_dump(), versions=[
             VersionOut(version=v.version, created_at=v.created_at,
@@ -153,7 +156,7 @@ class VaultService:
                    include_deleted: bool = False) -> SecretPage:
         after = rules.decode_cursor(cursor)
         async with self.db.scoped(ctx) as conn:
-            rows = await repo.list_secrets(conn, ctx.tenant_id, ctx.person_id, prefix, after,
+            rows = await self.repo.list_secrets(conn, ctx.tenant_id, ctx.person_id, prefix, after,
                                            limit + 1, include_deleted)
             page = rows[:limit]
             await self._audit(conn, ctx, "vault.list", f"{prefix}*", count=len(page))
@@ -164,7 +167,7 @@ class VaultService:
         """Soft delete: reads answer 410 and lists hide it until undelete or a new write."""
         rules.check_name(name)
         async with self.db.scoped(ctx) as conn:
-            row = await repo.set_deleted(conn, ctx.tenant_id, ctx.person_id, name, True)
+            row = await self.repo.set_deleted(conn, ctx.tenant_id, ctx.person_id, name, True)
             if row is None:
                 raise NotFound(f"no secret named {name}")
             await self._audit(conn, ctx, "vault.delete", name, version=row.current_version)
@@ -172,7 +175,7 @@ class VaultService:
     async def undelete(self, ctx: RequestContext, name: str) -> SecretMetadata:
         rules.check_name(name)
         async with self.db.scoped(ctx) as conn:
-            row = await repo.set_deleted(conn, ctx.tenant_id, ctx.person_id, name, False)
+            row = await self.repo.set_deleted(conn, ctx.tenant_id, ctx.person_id, name, False)
             if row is None:
                 raise NotFound(f"no secret named {name}")
             await self._audit(conn, ctx, "vault.undelete", name, version=row.current_version)
@@ -184,16 +187,16 @@ class VaultService:
         can ever open them again. The metadata and version numbers stay."""
         rules.check_name(name)
         async with self.db.scoped(ctx) as conn:
-            row = await repo.get_secret(conn, ctx.tenant_id, ctx.person_id, name, lock=True)
+            row = await self.repo.get_secret(conn, ctx.tenant_id, ctx.person_id, name, lock=True)
             if row is None:
                 raise NotFound(f"no secret named {name}")
             if versions is not None:
-                known = {v.version for v in await repo.list_versions(conn, ctx.tenant_id,
+                known = {v.version for v in await self.repo.list_versions(conn, ctx.tenant_id,
                                                                      row.id)}
                 missing = sorted(set(versions) - known)
                 if missing:
                     raise NotFound(f"versions: {missing} do not exist for {name}")
-            destroyed = await repo.destroy(conn, ctx.tenant_id, row.id, versions)
+            destroyed = await self.repo.destroy(conn, ctx.tenant_id, row.id, versions)
             await self._audit(conn, ctx, "vault.destroy", name, versions=destroyed)
         return DestroyResult(name=name, destroyed=destroyed)
 

@@ -1,0 +1,30 @@
+"""What the audit service needs from its repository; `repository` (PostgreSQL) and
+`repository_sqlite` (development) both provide it, checked by mypy."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .repository import EventFilter, EventRow, Head
+
+
+class AuditRepository(Protocol):
+    async def lock_head(self, conn: AsyncConnection, tenant: str, genesis: str,
+                        payload_json: str) -> tuple[Head, dict[str, Any]]: ...
+
+    async def get_head(self, conn: AsyncConnection, tenant: str) -> Head | None: ...
+
+    async def append(self, conn: AsyncConnection, event: dict[str, Any],
+                     payload_json: str) -> None: ...
+
+    async def get(self, conn: AsyncConnection, tenant: str, event_id: str,
+                  person: str | None = None) -> EventRow | None: ...
+
+    async def list_events(self, conn: AsyncConnection, tenant: str, f: EventFilter,
+                          after_seq: int | None, ascending: bool,
+                          limit: int) -> list[EventRow]: ...
+
+    async def chain_batch(self, conn: AsyncConnection, tenant: str, after_seq: int,
+                          upto_seq: int, limit: int) -> list[EventRow]: ...
