@@ -38,7 +38,7 @@ VERIFY_BATCH = 500
 
 
 def _to_event(row: EventRow) -> AuditEvent:
-    fields = asdict(row)
+    fields = dict(vars(row))  # shallow: asdict would deep-copy the payload
     fields.pop("tenant_id")
     return AuditEvent(**fields)
 
@@ -142,7 +142,7 @@ class AuditService:
                     return broken(expected, f"event {expected} is missing")
                 if row.prev_hash != prev_hash:
                     return broken(row.seq, "prev_hash does not match the previous event's hash")
-                if event_hash(asdict(row)) != row.hash:
+                if event_hash(vars(row)) != row.hash:
                     return broken(row.seq, "hash does not match the event's content")
                 prev_hash, expected, checked = row.hash, expected + 1, checked + 1
         if prev_hash != head.hash:
