@@ -117,7 +117,10 @@ async def list_keys(pg: asyncpg.Connection, tenant: str, person: str, ns: str, p
 
 async def sweep_expired(conn: AsyncConnection, batch: int) -> int:
     """Run by the sweeper in a system transaction (SQLAlchemy, off the hot path)."""
+    # A MATERIALIZED CTE joined once, so one statement deletes at most one batch (an
+    # `IN (subquery)` may be rescanned, deleting several).
     result = await conn.execute(text(
-        "DELETE FROM kv_records WHERE ctid IN (SELECT ctid FROM kv_records "
-        "WHERE expires_at <= now() LIMIT :b FOR UPDATE SKIP LOCKED)"), {"b": batch})
+        "WITH doomed AS MATERIALIZED (SELECT ctid AS row_id FROM kv_records "
+        "WHERE expires_at <= now() LIMIT :b FOR UPDATE SKIP LOCKED) "
+        "DELETE FROM kv_records k USING doomed WHERE k.ctid = doomed.row_id"), {"b": batch})
     return int(result.rowcount or 0)

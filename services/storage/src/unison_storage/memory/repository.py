@@ -117,8 +117,10 @@ async def delete_session(pg: asyncpg.Connection, scope: Scope) -> int:
 async def sweep_expired(conn: AsyncConnection, batch: int) -> int:
     """One batch of the background sweep (runs in a system transaction). SKIP LOCKED lets
     several replicas sweep at once: each row is claimed, and deleted, by one of them."""
+    # The batch is a MATERIALIZED CTE joined once: as an `IN (subquery)` the planner may
+    # rescan the LIMIT subquery and delete several batches in one statement (seen here).
     result = await conn.execute(text(
-        "DELETE FROM memory_entries WHERE id IN (SELECT id FROM memory_entries "
-        "WHERE expires_at <= now() ORDER BY expires_at LIMIT :b FOR UPDATE SKIP LOCKED)"),
-        {"b": batch})
+        "WITH doomed AS MATERIALIZED (SELECT id FROM memory_entries WHERE expires_at <= now() "
+        "ORDER BY expires_at LIMIT :b FOR UPDATE SKIP LOCKED) "
+        "DELETE FROM memory_entries m USING doomed WHERE m.id = doomed.id"), {"b": batch})
     return int(result.rowcount or 0)
