@@ -96,3 +96,21 @@ class Database:
         async with self.pool.acquire() as pg:
             await pg.execute(_SESSION_SCOPE, ctx.tenant_id, ctx.person_id)
             yield pg
+
+    @asynccontextmanager
+    async def self_scoped(self) -> AsyncIterator[StatementConnection]:
+        """A connection for ONE call to a SQL function that scopes itself from its
+        arguments (`audit_append`): one round trip, no scope statement first.
+
+        On PostgreSQL the connection is in autocommit and its session scope is whatever
+        its previous user set, so nothing else may run on it: a plain query here could
+        see another tenant's rows. Everything else uses `statement(ctx)`. On SQLite, a
+        SQLAlchemy connection in a transaction of its own."""
+        if self.is_sqlite:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        if self.pool is None:
+            raise RuntimeError("Database.self_scoped needs the statement pool")
+        async with self.pool.acquire() as pg:
+            yield pg

@@ -3,21 +3,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .repository import EventFilter, EventRow, Head
+from ..database import StatementConnection
+from .repository import EventFilter, EventRow, Head, NewEvent
 
 
 class AuditRepository(Protocol):
-    async def lock_head(self, conn: AsyncConnection, tenant: str, genesis: str,
-                        payload_json: str) -> tuple[Head, dict[str, Any]]: ...
+    async def append_event(self, conn: StatementConnection,
+                           event: NewEvent) -> tuple[EventRow, bool]: ...
 
     async def get_head(self, conn: AsyncConnection, tenant: str) -> Head | None: ...
-
-    async def append(self, conn: AsyncConnection, event: dict[str, Any],
-                     payload_json: str) -> None: ...
 
     async def get(self, conn: AsyncConnection, tenant: str, event_id: str,
                   person: str | None = None) -> EventRow | None: ...

@@ -1,19 +1,26 @@
 """SQL for audit_events and audit_heads.
 
-audit_heads has one row per tenant; locking it (an upsert that always touches the row)
-is what serialises appends from every replica, so each tenant keeps one chain with
-contiguous sequence numbers. The events table only ever receives INSERTs (its triggers
-refuse the rest).
+Appends go through the `audit_append` SQL function (migration 0007): it locks the
+tenant's audit_heads row (an upsert that always touches it, which serialises appends
+from every replica, so each tenant keeps one chain with contiguous sequence numbers),
+answers a retried id with the stored event, computes the v2 hash and moves the head,
+in one round trip. The events table only ever receives INSERTs (its triggers refuse the
+rest).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..database import StatementConnection, driver_connection
 
 _COLS = ("tenant_id, seq, id, actor, action, target, decision_id, status, person_id, "
          "payload, created_at, prev_hash, hash")
@@ -34,6 +41,24 @@ class EventRow:
     created_at: datetime
     prev_hash: str
     hash: str
+    hash_version: int = 1
+    payload_text: str | None = None  # jsonb's text form: what a v2 hash covers
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to append. `scope_person` is the caller's person ("" for a tenant-level
+    caller): the scope the append runs in, not necessarily the event's `person_id`."""
+    tenant_id: str
+    scope_person: str
+    id: str | None
+    actor: str | None
+    action: str
+    target: str | None
+    decision_id: str | None
+    status: str | None
+    person_id: str | None
+    payload_json: str
 
 
 @dataclass(frozen=True)
@@ -52,19 +77,24 @@ class EventFilter:
     until: datetime | None = None
 
 
-async def lock_head(conn: AsyncConnection, tenant: str, genesis: str,
-                    payload_json: str) -> tuple[Head, dict[str, Any]]:
-    """Lock (creating if needed) the tenant's chain head until the transaction ends.
-
-    Under READ COMMITTED a waiting upsert re-reads the row once the holder commits, so
-    the head returned is always the latest. The payload rides along to come back in the
-    exact form jsonb stores it, which is the form the hash must cover."""
-    row = (await conn.execute(text(
-        "INSERT INTO audit_heads AS h (tenant_id, seq, hash) VALUES (:t, 0, :g) "
-        "ON CONFLICT (tenant_id) DO UPDATE SET seq = h.seq "
-        "RETURNING h.seq, h.hash, CAST(:p AS jsonb)"),
-        {"t": tenant, "g": genesis, "p": payload_json})).one()
-    return Head(row[0], row[1]), row[2]
+async def append_event(conn: StatementConnection,
+                       event: NewEvent) -> tuple[EventRow, bool]:
+    """Append (or find the retried) event; returns it and whether this call created it.
+    Runs in the caller's transaction, or on its own in autocommit."""
+    pg = conn if isinstance(conn, asyncpg.Connection) else await driver_connection(conn)
+    r = await pg.fetchrow(
+        "SELECT * FROM audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)",
+        event.tenant_id, event.scope_person, event.id, event.actor, event.action,
+        event.target, event.decision_id, event.status, event.person_id,
+        event.payload_json)
+    assert r is not None  # the function always returns the event
+    row = EventRow(tenant_id=event.tenant_id, seq=r["o_seq"], id=r["o_id"],
+                   actor=r["o_actor"], action=r["o_action"], target=r["o_target"],
+                   decision_id=r["o_decision_id"], status=r["o_status"],
+                   person_id=r["o_person_id"], payload=json.loads(r["o_payload"]),
+                   created_at=r["o_created_at"], prev_hash=r["o_prev_hash"],
+                   hash=r["o_hash"], hash_version=2, payload_text=r["o_payload"])
+    return row, bool(r["o_created"])
 
 
 async def get_head(conn: AsyncConnection, tenant: str) -> Head | None:
@@ -73,31 +103,10 @@ async def get_head(conn: AsyncConnection, tenant: str) -> Head | None:
     return Head(row[0], row[1]) if row else None
 
 
-async def append(conn: AsyncConnection, event: dict[str, Any], payload_json: str) -> None:
-    """Insert the event and move the tenant's head to it, in one round trip (the head row
-    is already locked by `lock_head` in this transaction)."""
-    await conn.execute(text(
-        f"WITH ins AS (INSERT INTO audit_events ({_COLS}) VALUES (:tenant_id, :seq, :id, "
-        ":actor, :action, :target, :decision_id, :status, :person_id, "
-        "CAST(:payload AS jsonb), :created_at, :prev_hash, :hash) "
-        "RETURNING tenant_id, seq, hash) "
-        "UPDATE audit_heads SET seq = ins.seq, hash = ins.hash FROM ins "
-        "WHERE audit_heads.tenant_id = ins.tenant_id"), {**event, "payload": payload_json})
-
-
-async def get(conn: AsyncConnection, tenant: str, event_id: str,
-              person: str | None = None) -> EventRow | None:
-    """One event by id; with `person`, only if it concerns that person."""
-    cond = " AND person_id = :p" if person is not None else ""
-    row = (await conn.execute(text(
-        f"SELECT {_COLS} FROM audit_events WHERE tenant_id = :t AND id = :id{cond}"),
-        {"t": tenant, "id": event_id, "p": person})).first()
-    return EventRow(*row) if row else None
-
-
-async def list_events(conn: AsyncConnection, tenant: str, f: EventFilter,
-                      after_seq: int | None, ascending: bool, limit: int) -> list[EventRow]:
-    # Each predicate is a constant fragment; every value is a bound parameter.
+# Shared with the SQLite repository: the same statement on both backends.
+def list_sql(f: EventFilter, after_seq: int | None, ascending: bool) -> str:
+    """A page of events matching `f`. Each predicate is a constant fragment chosen by
+    which filters are set; every value is a bound parameter (see `list_params`)."""
     conds = ["tenant_id = :t"]
     fields = (("actor", f.actor), ("action", f.action), ("target", f.target),
               ("person_id", f.person_id))
@@ -109,20 +118,47 @@ async def list_events(conn: AsyncConnection, tenant: str, f: EventFilter,
     if after_seq is not None:
         conds.append("seq > :after" if ascending else "seq < :after")
     order = "ASC" if ascending else "DESC"
-    rows = (await conn.execute(text(
-        f"SELECT {_COLS} FROM audit_events WHERE {' AND '.join(conds)} "
-        f"ORDER BY seq {order} LIMIT :lim"),
-        {"t": tenant, "actor": f.actor, "action": f.action, "target": f.target,
-         "person_id": f.person_id, "since": f.since, "until": f.until, "after": after_seq,
-         "lim": limit})).all()
+    return (f"SELECT {_COLS} FROM audit_events WHERE {' AND '.join(conds)} "
+            f"ORDER BY seq {order} LIMIT :lim")
+
+
+def list_params(tenant: str, f: EventFilter, after_seq: int | None, limit: int,
+                db_time: Callable[[datetime], Any]) -> dict[str, Any]:
+    """The parameters of `list_sql`; `db_time` turns a time into the backend's form."""
+    return {"t": tenant, "actor": f.actor, "action": f.action, "target": f.target,
+            "person_id": f.person_id,
+            "since": None if f.since is None else db_time(f.since),
+            "until": None if f.until is None else db_time(f.until),
+            "after": after_seq, "lim": limit}
+
+
+def get_sql(by_person: bool) -> str:
+    """One event by :id, and with `by_person` only if it concerns :p (both backends)."""
+    cond = " AND person_id = :p" if by_person else ""
+    return f"SELECT {_COLS} FROM audit_events WHERE tenant_id = :t AND id = :id{cond}"
+
+
+async def get(conn: AsyncConnection, tenant: str, event_id: str,
+              person: str | None = None) -> EventRow | None:
+    """One event by id; with `person`, only if it concerns that person."""
+    row = (await conn.execute(text(get_sql(person is not None)),
+                              {"t": tenant, "id": event_id, "p": person})).first()
+    return EventRow(*row) if row else None
+
+
+async def list_events(conn: AsyncConnection, tenant: str, f: EventFilter,
+                      after_seq: int | None, ascending: bool, limit: int) -> list[EventRow]:
+    rows = (await conn.execute(text(list_sql(f, after_seq, ascending)),
+                               list_params(tenant, f, after_seq, limit, lambda t: t))).all()
     return [EventRow(*r) for r in rows]
 
 
 async def chain_batch(conn: AsyncConnection, tenant: str, after_seq: int, upto_seq: int,
                       limit: int) -> list[EventRow]:
-    """The next run of the chain, in sequence order, for verification."""
+    """The next run of the chain, in sequence order, for verification: with each row's
+    hash version and its payload in jsonb's text form, which a v2 hash covers."""
     rows = (await conn.execute(text(
-        f"SELECT {_COLS} FROM audit_events WHERE tenant_id = :t AND seq > :after "
-        "AND seq <= :upto ORDER BY seq LIMIT :lim"),
+        f"SELECT {_COLS}, hash_version, payload::text FROM audit_events "
+        "WHERE tenant_id = :t AND seq > :after AND seq <= :upto ORDER BY seq LIMIT :lim"),
         {"t": tenant, "after": after_seq, "upto": upto_seq, "lim": limit})).all()
     return [EventRow(*r) for r in rows]

@@ -4,22 +4,28 @@ security on SQLite, that filter is the only tenant fence.
 
 Appends serialise because every transaction begins with BEGIN IMMEDIATE (SQLite's one
 write lock, held from the first statement), so each tenant keeps one chain with
-contiguous sequence numbers. The events table only ever receives INSERTs: its triggers
-abort UPDATE and DELETE. The payload is stored as the JSON text the service encoded and
+contiguous sequence numbers. SQLite cannot compute a hash, so events here are linked in
+Python with the v1 form (audit/chain.py); PostgreSQL computes v2 in the append itself.
+The events table only ever receives INSERTs: its triggers abort UPDATE and DELETE. The
+payload is stored as the JSON text the service encoded and
 hashed in its decoded form, which is also what every read returns, so `verify` sees
 exactly what `append` hashed.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..database import StatementConnection, sqlite_connection
 from ..sqlite_values import loads, parse_ts, ts
-from .repository import EventFilter, EventRow, Head
+from .chain import GENESIS_HASH, event_hash
+from .repository import EventFilter, EventRow, Head, NewEvent, get_sql, list_params, list_sql
 
 _COLS = ("tenant_id, seq, id, actor, action, target, decision_id, status, person_id, "
          "payload, created_at, prev_hash, hash")
@@ -32,17 +38,37 @@ def _event(r: Sequence[Any]) -> EventRow:
                     hash=r[12])
 
 
-async def lock_head(conn: AsyncConnection, tenant: str, genesis: str,
-                    payload_json: str) -> tuple[Head, dict[str, Any]]:
-    """The tenant's chain head (created if needed); the transaction's write lock keeps it
-    current until the transaction ends. The payload comes back decoded, the form the hash
-    covers."""
-    row = (await conn.execute(text(
+async def append_event(conn: StatementConnection,
+                       event: NewEvent) -> tuple[EventRow, bool]:
+    """Append (or find the retried) event; returns it and whether this call created it.
+    The first statement takes the tenant's head row, under the transaction's write lock
+    until it ends."""
+    db = sqlite_connection(conn)
+    t = event.tenant_id
+    head = (await db.execute(text(
         "INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (:t, 0, :g) "
         "ON CONFLICT (tenant_id) DO UPDATE SET seq = audit_heads.seq RETURNING seq, hash"),
-        {"t": tenant, "g": genesis})).one()
-    payload: dict[str, Any] = loads(payload_json)
-    return Head(int(row[0]), str(row[1])), payload
+        {"t": t, "g": GENESIS_HASH})).one()
+    if event.id is not None:
+        existing = await get(db, t, event.id)
+        if existing is not None:
+            return existing, False
+    row = EventRow(tenant_id=t, seq=int(head[0]) + 1, id=event.id or str(uuid.uuid4()),
+                   actor=event.actor, action=event.action, target=event.target,
+                   decision_id=event.decision_id, status=event.status,
+                   person_id=event.person_id, payload=loads(event.payload_json),
+                   created_at=datetime.now(UTC), prev_hash=str(head[1]), hash="")
+    fields = dict(vars(row))
+    fields["hash"] = event_hash(fields)
+    await db.execute(text(
+        f"INSERT INTO audit_events ({_COLS}) VALUES (:tenant_id, :seq, :id, :actor, "
+        ":action, :target, :decision_id, :status, :person_id, :payload, :created_at, "
+        ":prev_hash, :hash)"),
+        {**fields, "payload": event.payload_json, "created_at": ts(row.created_at)})
+    await db.execute(text(
+        "UPDATE audit_heads SET seq = :seq, hash = :hash WHERE tenant_id = :t"),
+        {"t": t, "seq": row.seq, "hash": fields["hash"]})
+    return EventRow(**fields), True
 
 
 async def get_head(conn: AsyncConnection, tenant: str) -> Head | None:
@@ -51,49 +77,18 @@ async def get_head(conn: AsyncConnection, tenant: str) -> Head | None:
     return Head(int(row[0]), str(row[1])) if row else None
 
 
-async def append(conn: AsyncConnection, event: dict[str, Any], payload_json: str) -> None:
-    """Insert the event and move the tenant's head to it."""
-    await conn.execute(text(
-        f"INSERT INTO audit_events ({_COLS}) VALUES (:tenant_id, :seq, :id, :actor, "
-        ":action, :target, :decision_id, :status, :person_id, :payload, :created_at, "
-        ":prev_hash, :hash)"),
-        {**event, "payload": payload_json, "created_at": ts(event["created_at"])})
-    await conn.execute(text(
-        "UPDATE audit_heads SET seq = :seq, hash = :hash WHERE tenant_id = :tenant_id"),
-        {"tenant_id": event["tenant_id"], "seq": event["seq"], "hash": event["hash"]})
-
-
 async def get(conn: AsyncConnection, tenant: str, event_id: str,
               person: str | None = None) -> EventRow | None:
     """One event by id; with `person`, only if it concerns that person."""
-    cond = " AND person_id = :p" if person is not None else ""
-    row = (await conn.execute(text(
-        f"SELECT {_COLS} FROM audit_events WHERE tenant_id = :t AND id = :id{cond}"),
-        {"t": tenant, "id": event_id, "p": person})).first()
+    row = (await conn.execute(text(get_sql(person is not None)),
+                              {"t": tenant, "id": event_id, "p": person})).first()
     return _event(row) if row else None
 
 
 async def list_events(conn: AsyncConnection, tenant: str, f: EventFilter,
                       after_seq: int | None, ascending: bool, limit: int) -> list[EventRow]:
-    # Each predicate is a constant fragment; every value is a bound parameter.
-    conds = ["tenant_id = :t"]
-    fields = (("actor", f.actor), ("action", f.action), ("target", f.target),
-              ("person_id", f.person_id))
-    conds += [f"{name} = :{name}" for name, value in fields if value is not None]
-    if f.since is not None:
-        conds.append("created_at >= :since")
-    if f.until is not None:
-        conds.append("created_at < :until")
-    if after_seq is not None:
-        conds.append("seq > :after" if ascending else "seq < :after")
-    order = "ASC" if ascending else "DESC"
-    rows = (await conn.execute(text(
-        f"SELECT {_COLS} FROM audit_events WHERE {' AND '.join(conds)} "
-        f"ORDER BY seq {order} LIMIT :lim"),
-        {"t": tenant, "actor": f.actor, "action": f.action, "target": f.target,
-         "person_id": f.person_id, "since": None if f.since is None else ts(f.since),
-         "until": None if f.until is None else ts(f.until), "after": after_seq,
-         "lim": limit})).all()
+    rows = (await conn.execute(text(list_sql(f, after_seq, ascending)),
+                               list_params(tenant, f, after_seq, limit, ts))).all()
     return [_event(r) for r in rows]
 
 

@@ -15,22 +15,19 @@ hash of the event before it (the first links to 64 zeros).
 from __future__ import annotations
 
 import base64
-import uuid
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from unison_shared.auth import RequestContext
 from unison_shared.errors import BadRequest, Conflict
 from unison_shared.jsonutil import encode_jsonb
 
-from ..database import Database
+from ..database import Database, StatementConnection
 from . import repository, repository_sqlite
-from .chain import GENESIS_HASH, event_hash
+from .chain import GENESIS_HASH, event_hash, event_hash_v2
 from .protocol import AuditRepository
-from .repository import EventFilter, EventRow
+from .repository import EventFilter, EventRow, NewEvent
 from .schemas import AuditEvent, AuditEventIn, AuditPage, VerifyResult
 
 MAX_PAYLOAD_BYTES = 64 * 1024
@@ -38,9 +35,17 @@ VERIFY_BATCH = 500
 
 
 def _to_event(row: EventRow) -> AuditEvent:
-    fields = dict(vars(row))  # shallow: asdict would deep-copy the payload
-    fields.pop("tenant_id")
-    return AuditEvent(**fields)
+    return AuditEvent(seq=row.seq, id=row.id, actor=row.actor, action=row.action,
+                      target=row.target, decision_id=row.decision_id, status=row.status,
+                      person_id=row.person_id, payload=row.payload,
+                      created_at=row.created_at, prev_hash=row.prev_hash, hash=row.hash)
+
+
+def _link_hash(row: EventRow) -> str:
+    """The hash the row's content implies, in the form its hash_version names."""
+    if row.hash_version == 2 and row.payload_text is not None:
+        return event_hash_v2(vars(row), row.payload_text)
+    return event_hash(vars(row))
 
 
 def encode_payload(payload: dict[str, Any]) -> str:
@@ -54,44 +59,31 @@ class AuditService:
         if db.is_sqlite:
             self.repo = repository_sqlite
 
-    async def append(self, conn: AsyncConnection, tenant_id: str,
+    async def append(self, conn: StatementConnection, ctx: RequestContext,
                      event: AuditEventIn) -> AuditEvent:
         """Append one event to the tenant's hash chain inside the caller's transaction.
 
         The head stays locked until the caller's transaction ends, so keep that
         transaction short. A retry with an id already in the chain returns the first
         event unchanged."""
-        return (await self.append_once(conn, tenant_id, event))[0]
+        return (await self._append(conn, ctx, event))[0]
 
-    async def append_once(self, conn: AsyncConnection, tenant_id: str,
-                          event: AuditEventIn) -> tuple[AuditEvent, bool]:
-        """`append`, also telling whether this call created the event."""
-        payload_json = encode_payload(event.payload)
-        head, stored_payload = await self.repo.lock_head(conn, tenant_id, GENESIS_HASH,
-                                                    payload_json)
-        # Looked up only once the head is locked: a concurrent retry with the same id has
-        # then either committed (and is found) or not appended at all.
-        if event.id is not None:
-            existing = await self.repo.get(conn, tenant_id, event.id)
-            if existing is not None:
-                return _to_event(existing), False
-        record: dict[str, Any] = {
-            "tenant_id": tenant_id, "seq": head.seq + 1, "id": event.id or str(uuid.uuid4()),
-            "actor": event.actor, "action": event.action, "target": event.target,
-            "decision_id": event.decision_id, "status": event.status,
-            "person_id": event.person_id, "payload": stored_payload,
-            "created_at": datetime.now(UTC), "prev_hash": head.hash,
-        }
-        record["hash"] = event_hash(record)
-        await self.repo.append(conn, record, payload_json)
-        return _to_event(EventRow(**record)), True
+    async def _append(self, conn: StatementConnection, ctx: RequestContext,
+                      event: AuditEventIn) -> tuple[AuditEvent, bool]:
+        new = NewEvent(tenant_id=ctx.tenant_id, scope_person=ctx.person_id, id=event.id,
+                       actor=event.actor, action=event.action, target=event.target,
+                       decision_id=event.decision_id, status=event.status,
+                       person_id=event.person_id, payload_json=encode_payload(event.payload))
+        row, created = await self.repo.append_event(conn, new)
+        return _to_event(row), created
 
     async def record(self, ctx: RequestContext, event: AuditEventIn) -> tuple[AuditEvent, bool]:
-        """Append in a transaction of its own (the HTTP routes); returns (event, created)."""
+        """Append on its own (the HTTP routes); returns (event, created). On PostgreSQL
+        this is one statement in autocommit: `audit_append` sets the caller's scope."""
         if ctx.person_id and event.person_id is None:
             event = event.model_copy(update={"person_id": ctx.person_id})
-        async with self.db.scoped(ctx) as conn:
-            appended, created = await self.append_once(conn, ctx.tenant_id, event)
+        async with self.db.self_scoped() as conn:
+            appended, created = await self._append(conn, ctx, event)
         if not created and ctx.person_id and appended.person_id != ctx.person_id:
             # The id belongs to someone else's event: say so without showing it.
             raise Conflict("id: an event with this id already exists")
@@ -142,7 +134,7 @@ class AuditService:
                     return broken(expected, f"event {expected} is missing")
                 if row.prev_hash != prev_hash:
                     return broken(row.seq, "prev_hash does not match the previous event's hash")
-                if event_hash(vars(row)) != row.hash:
+                if _link_hash(row) != row.hash:
                     return broken(row.seq, "hash does not match the event's content")
                 prev_hash, expected, checked = row.hash, expected + 1, checked + 1
         if prev_hash != head.hash:
