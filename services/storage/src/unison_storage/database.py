@@ -30,6 +30,8 @@ StatementConnection: TypeAlias = "asyncpg.Connection | AsyncConnection"
 # statements. Every checkout sets all three before its statement, so a value left on a
 # connection by its previous user is always overwritten before anything reads a table.
 # The engine's transactions (`scoped`, `system`) set transaction-local values instead.
+_LOCAL_SCOPE = ("SELECT set_config('app.tenant_id', $1, true), "
+                "set_config('app.person_id', $2, true), set_config('app.system', '', true)")
 _SESSION_SCOPE = ("SELECT set_config('app.tenant_id', $1, false), "
                   "set_config('app.person_id', $2, false), set_config('app.system', '', false)")
 
@@ -39,6 +41,14 @@ async def driver_connection(conn: AsyncConnection) -> asyncpg.Connection:
     raw = await conn.get_raw_connection()
     driver: asyncpg.Connection = raw.driver_connection
     return driver
+
+
+async def asyncpg_of(conn: StatementConnection) -> asyncpg.Connection:
+    """The asyncpg connection to run a PostgreSQL statement on: the connection itself, or
+    the one under a SQLAlchemy connection (in that connection's transaction)."""
+    if isinstance(conn, asyncpg.Connection):
+        return conn
+    return await driver_connection(conn)
 
 
 def sqlite_connection(conn: StatementConnection) -> AsyncConnection:
@@ -63,6 +73,22 @@ class Database:
             return
         async with tenant_transaction(self.engine, ctx.tenant_id, ctx.person_id) as conn:
             yield conn
+
+    @asynccontextmanager
+    async def transaction(self, ctx: RequestContext) -> AsyncIterator[StatementConnection]:
+        """`scoped`, on the asyncpg pool: BEGIN, the caller's scope (transaction-local),
+        the caller's statements, COMMIT (ROLLBACK on error), without SQLAlchemy's
+        execution layer, which costs several times more per statement. On SQLite, a
+        SQLAlchemy connection in a transaction, as `scoped`."""
+        if self.is_sqlite:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        if self.pool is None:
+            raise RuntimeError("Database.transaction needs the statement pool")
+        async with self.pool.acquire() as pg, pg.transaction():
+            await pg.execute(_LOCAL_SCOPE, ctx.tenant_id, ctx.person_id)
+            yield pg
 
     @asynccontextmanager
     async def tenant(self, tenant_id: str) -> AsyncIterator[AsyncConnection]:

@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..database import StatementConnection, driver_connection
+from ..database import StatementConnection, asyncpg_of
 
 _COLS = ("tenant_id, seq, id, actor, action, target, decision_id, status, person_id, "
          "payload, created_at, prev_hash, hash")
@@ -81,7 +80,7 @@ async def append_event(conn: StatementConnection,
                        event: NewEvent) -> tuple[EventRow, bool]:
     """Append (or find the retried) event; returns it and whether this call created it.
     Runs in the caller's transaction, or on its own in autocommit."""
-    pg = conn if isinstance(conn, asyncpg.Connection) else await driver_connection(conn)
+    pg = await asyncpg_of(conn)
     r = await pg.fetchrow(
         "SELECT * FROM audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)",
         event.tenant_id, event.scope_person, event.id, event.actor, event.action,

@@ -9,8 +9,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from unison_shared.crypto import (
     CryptoError,
     Keyring,
@@ -20,6 +18,7 @@ from unison_shared.crypto import (
     seal,
 )
 
+from ..database import StatementConnection
 from .protocol import keys_repo
 from .repository import WrappedKey
 
@@ -41,7 +40,7 @@ class DataKeyService:
         # version for at most LATEST_KEY_TTL_SECONDS: still a valid, readable key.
         self._latest: dict[str, tuple[int, float]] = {}
 
-    async def _current(self, conn: AsyncConnection, tenant_id: str) -> tuple[int, bytes]:
+    async def _current(self, conn: StatementConnection, tenant_id: str) -> tuple[int, bytes]:
         known = self._latest.get(tenant_id)
         if known is not None and time.monotonic() - known[1] < LATEST_KEY_TTL_SECONDS:
             return known[0], self._cache[(tenant_id, known[0])]
@@ -71,7 +70,7 @@ class DataKeyService:
             self._cache[(wrapped.tenant_id, wrapped.version)] = cached
         return cached
 
-    async def _by_version(self, conn: AsyncConnection, tenant_id: str, version: int) -> bytes:
+    async def _by_version(self, conn: StatementConnection, tenant_id: str, version: int) -> bytes:
         cached = self._cache.get((tenant_id, version))
         if cached is not None:
             return cached
@@ -80,7 +79,7 @@ class DataKeyService:
             raise LookupError(f"data key version {version} is missing for the tenant")
         return self._unwrap(wrapped)
 
-    async def encrypt(self, conn: AsyncConnection, tenant_id: str, kind: str, record_id: str,
+    async def encrypt(self, conn: StatementConnection, tenant_id: str, kind: str, record_id: str,
                       plaintext: bytes, record_version: int = 0) -> tuple[int, bytes]:
         """Seal under the tenant's newest data key; returns (data key version, blob).
         `record_version` joins the AAD so a blob cannot be replayed as another version."""
@@ -88,7 +87,7 @@ class DataKeyService:
         return version, seal(key, plaintext,
                              record_aad(tenant_id, kind, record_id, record_version))
 
-    async def decrypt(self, conn: AsyncConnection, tenant_id: str, kind: str, record_id: str,
+    async def decrypt(self, conn: StatementConnection, tenant_id: str, kind: str, record_id: str,
                       dek_version: int, blob: bytes, record_version: int = 0) -> bytes:
         """Open a blob; raises CryptoError on tampering, a wrong AAD, or a missing key."""
         try:
@@ -97,7 +96,7 @@ class DataKeyService:
             raise CryptoError(str(exc)) from exc
         return open_sealed(key, blob, record_aad(tenant_id, kind, record_id, record_version))
 
-    async def rotate_data_key(self, conn: AsyncConnection, tenant_id: str) -> int:
+    async def rotate_data_key(self, conn: StatementConnection, tenant_id: str) -> int:
         """Add a new data key version for the tenant: new writes use it, and blobs sealed
         under older versions keep opening (each blob records its data key version)."""
         repo = keys_repo(conn)
@@ -108,7 +107,7 @@ class DataKeyService:
         self._latest.pop(tenant_id, None)
         return version
 
-    async def rewrap_all(self, conn: AsyncConnection, new_ring: Keyring) -> int:
+    async def rewrap_all(self, conn: StatementConnection, new_ring: Keyring) -> int:
         """Re-wrap every tenant's data keys under new_ring's current KEK (a system job)."""
         count = 0
         repo = keys_repo(conn)
