@@ -1,8 +1,18 @@
-"""DDL helpers the Alembic migrations share."""
+"""What the Alembic environments and migrations share: the env.py body, DDL helpers."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Callable
+from types import ModuleType
+from typing import Literal
+
+from sqlalchemy import pool
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from .db import create_sqlite_engine
 
 TENANT_VISIBLE_FN = """
 CREATE OR REPLACE FUNCTION app_tenant_visible(row_tenant text) RETURNS boolean
@@ -22,3 +32,42 @@ def enable_tenant_rls(execute: Callable[[str], object], table: str) -> None:
         f"CREATE POLICY {table}_tenant ON {table} "
         f"USING (app_tenant_visible(tenant_id)) WITH CHECK (app_tenant_visible(tenant_id))"
     )
+
+
+def run_async_env(context: ModuleType, dialect: Literal["postgresql", "sqlite"],
+                  default_version_table: str = "alembic_version_storage") -> None:
+    """The body of an Alembic env.py, for either dialect: the URL from `-x url=...`, the
+    ini section or UNISON_DATABASE_URL, then every pending revision on an async engine.
+
+    PostgreSQL runs on a NullPool engine (one connection, closed at the end). SQLite runs
+    on the engine the service uses (foreign keys on, WAL) with a plain BEGIN, so the whole
+    upgrade, version table included, commits as one transaction or not at all.
+
+    `context` is `alembic.context`, passed in so this library needs no Alembic itself.
+    """
+    if context.is_offline_mode():
+        raise SystemExit("offline SQL generation is not supported; run against a database")
+    config = context.config
+    url = (context.get_x_argument(as_dictionary=True).get("url")
+           or config.get_main_option("sqlalchemy.url")
+           or os.environ.get("UNISON_DATABASE_URL"))
+    if not url:
+        raise SystemExit("set UNISON_DATABASE_URL (or pass -x url=...) to run migrations")
+
+    def run(connection: Connection) -> None:
+        context.configure(connection=connection, target_metadata=None,
+                          version_table=config.get_main_option("version_table")
+                          or default_version_table,
+                          transaction_per_migration=True)
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def main() -> None:
+        engine = (create_sqlite_engine(url, begin="BEGIN") if dialect == "sqlite"
+                  else create_async_engine(url, poolclass=pool.NullPool))
+        async with engine.connect() as conn:
+            await conn.run_sync(run)
+            await conn.commit()
+        await engine.dispose()
+
+    asyncio.run(main())

@@ -46,9 +46,7 @@ class KVService:
         self.keys = keys
         self.sensitive = sensitive
         self.max_value_bytes = max_value_bytes
-        self.repo: KVRepository = repository
-        if db.is_sqlite:
-            self.repo = repository_sqlite
+        self.repo: KVRepository = repository_sqlite if db.is_sqlite else repository
 
     def _aad_id(self, ctx: RequestContext, ns: str, key: str) -> str:
         return f"{ctx.person_id}/{ns}/{key}"

@@ -8,23 +8,12 @@ autocommit (`Database.statement`), like KV. The sweeper stays on SQLAlchemy.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-
-@dataclass(frozen=True)
-class MemoryRow:
-    id: int
-    session_id: str
-    key: str | None
-    keyspace: str
-    payload: Any
-    created_at: datetime
-    expires_at: datetime
+from .schemas import MemoryEntry
 
 
 @dataclass(frozen=True)
@@ -37,8 +26,9 @@ class Scope:
         return self.tenant, self.person, self.session
 
 
-def _row(record: asyncpg.Record) -> MemoryRow:
-    return MemoryRow(*record.values())
+def _row(record: asyncpg.Record) -> MemoryEntry:
+    # The selected columns are exactly the API's entry: no row type in between.
+    return MemoryEntry(**record)
 
 
 _COLS = "id, session_id, key, keyspace, payload, created_at, expires_at"
@@ -58,14 +48,14 @@ _SELECT = f"SELECT {_COLS} FROM memory_entries WHERE {_SCOPE} AND {_LIVE}"
 
 
 async def write(pg: asyncpg.Connection, scope: Scope, key: str | None, keyspace: str,
-                payload_json: str, ttl: int) -> MemoryRow:
+                payload_json: str, ttl: int) -> MemoryEntry:
     """Insert an entry; a keyed one replaces the session's entry with that key and takes
     a fresh id, so the replacement is the session's latest entry."""
     sql = _WRITE if key is None else _WRITE_KEYED
     return _row(await pg.fetchrow(sql, *scope.args(), key, keyspace, payload_json, ttl))
 
 
-async def latest(pg: asyncpg.Connection, scope: Scope) -> MemoryRow | None:
+async def latest(pg: asyncpg.Connection, scope: Scope) -> MemoryEntry | None:
     record = await pg.fetchrow(f"{_SELECT} ORDER BY id DESC LIMIT 1", *scope.args())
     return _row(record) if record else None
 
@@ -77,18 +67,18 @@ async def has_expired(pg: asyncpg.Connection, scope: Scope) -> bool:
         "AND expires_at <= now())", *scope.args()))
 
 
-async def get(pg: asyncpg.Connection, scope: Scope, entry_id: int) -> MemoryRow | None:
+async def get(pg: asyncpg.Connection, scope: Scope, entry_id: int) -> MemoryEntry | None:
     record = await pg.fetchrow(f"{_SELECT} AND id = $4", *scope.args(), entry_id)
     return _row(record) if record else None
 
 
-async def by_key(pg: asyncpg.Connection, scope: Scope, key: str) -> MemoryRow | None:
+async def by_key(pg: asyncpg.Connection, scope: Scope, key: str) -> MemoryEntry | None:
     record = await pg.fetchrow(f"{_SELECT} AND key = $4", *scope.args(), key)
     return _row(record) if record else None
 
 
 async def list_entries(pg: asyncpg.Connection, scope: Scope, before_id: int | None,
-                       limit: int) -> list[MemoryRow]:
+                       limit: int) -> list[MemoryEntry]:
     records = await pg.fetch(
         f"{_SELECT} AND ($4::bigint IS NULL OR id < $4) ORDER BY id DESC LIMIT $5",
         *scope.args(), before_id, limit)

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..database import StatementConnection, sqlite_connection
 from ..sqlite_values import loads, now, parse_ts, ts
-from .repository import MemoryRow, Scope
+from .repository import Scope
+from .schemas import MemoryEntry
 
 _COLS = "id, session_id, key, keyspace, payload, created_at, expires_at"
 _LIVE = "expires_at > :now"
@@ -43,10 +44,10 @@ _SWEEP = text("DELETE FROM memory_entries WHERE id IN (SELECT id FROM memory_ent
               "WHERE expires_at <= :now ORDER BY expires_at LIMIT :b)")
 
 
-def _row(r: Sequence[Any]) -> MemoryRow:
-    return MemoryRow(id=int(r[0]), session_id=r[1], key=r[2], keyspace=r[3],
-                     payload=loads(r[4]), created_at=parse_ts(r[5]),
-                     expires_at=parse_ts(r[6]))
+def _row(r: Sequence[Any]) -> MemoryEntry:
+    return MemoryEntry(id=int(r[0]), session_id=r[1], key=r[2], keyspace=r[3],
+                       payload=loads(r[4]), created_at=parse_ts(r[5]),
+                       expires_at=parse_ts(r[6]))
 
 
 def _params(conn: AsyncConnection, scope: Scope, **extra: Any) -> dict[str, Any]:
@@ -55,7 +56,7 @@ def _params(conn: AsyncConnection, scope: Scope, **extra: Any) -> dict[str, Any]
 
 
 async def write(pg: StatementConnection, scope: Scope, key: str | None, keyspace: str,
-                payload_json: str, ttl: int) -> MemoryRow:
+                payload_json: str, ttl: int) -> MemoryEntry:
     """Insert an entry; a keyed one replaces the session's entry with that key and takes
     a fresh id, so the replacement is the session's latest entry."""
     conn = sqlite_connection(pg)
@@ -67,7 +68,7 @@ async def write(pg: StatementConnection, scope: Scope, key: str | None, keyspace
     return _row((await conn.execute(_INSERT, params)).one())
 
 
-async def latest(pg: StatementConnection, scope: Scope) -> MemoryRow | None:
+async def latest(pg: StatementConnection, scope: Scope) -> MemoryEntry | None:
     conn = sqlite_connection(pg)
     r = (await conn.execute(_LATEST, _params(conn, scope))).first()
     return _row(r) if r else None
@@ -79,20 +80,20 @@ async def has_expired(pg: StatementConnection, scope: Scope) -> bool:
     return bool((await conn.execute(_HAS_EXPIRED, _params(conn, scope))).scalar())
 
 
-async def get(pg: StatementConnection, scope: Scope, entry_id: int) -> MemoryRow | None:
+async def get(pg: StatementConnection, scope: Scope, entry_id: int) -> MemoryEntry | None:
     conn = sqlite_connection(pg)
     r = (await conn.execute(_GET, _params(conn, scope, id=entry_id))).first()
     return _row(r) if r else None
 
 
-async def by_key(pg: StatementConnection, scope: Scope, key: str) -> MemoryRow | None:
+async def by_key(pg: StatementConnection, scope: Scope, key: str) -> MemoryEntry | None:
     conn = sqlite_connection(pg)
     r = (await conn.execute(_BY_KEY, _params(conn, scope, k=key))).first()
     return _row(r) if r else None
 
 
 async def list_entries(pg: StatementConnection, scope: Scope, before_id: int | None,
-                       limit: int) -> list[MemoryRow]:
+                       limit: int) -> list[MemoryEntry]:
     conn = sqlite_connection(pg)
     rows = (await conn.execute(_LIST, _params(conn, scope, before=before_id,
                                               lim=limit))).all()

@@ -10,34 +10,30 @@ households, or for two persons, names two separate sessions.
 from __future__ import annotations
 
 import base64
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from unison_shared.auth import RequestContext
 from unison_shared.errors import BadRequest, NotFound, ValidationFailed
 from unison_shared.jsonutil import encode_jsonb
 
-from ..database import Database
+from ..database import Database, StatementConnection
 from ..settings import StorageOptions
 from . import repository, repository_sqlite
 from .protocol import MemoryRepository
-from .repository import MemoryRow, Scope
+from .repository import Scope
 from .schemas import DEFAULT_KEYSPACE, MemoryEntry, MemoryPage
 
 LatestState = Literal["live", "expired", "not-found"]
-
-
-def _entry(row: MemoryRow) -> MemoryEntry:
-    # vars, not asdict: asdict deep-copies the payload, a measurable cost per read.
-    return MemoryEntry(**vars(row))
+# One lookup of a single live entry in a session, on the connection it is handed.
+Lookup = Callable[[StatementConnection, Scope], Awaitable[MemoryEntry | None]]
 
 
 class MemoryService:
     def __init__(self, db: Database, options: StorageOptions) -> None:
         self.db = db
         self.options = options
-        self.repo: MemoryRepository = repository
-        if db.is_sqlite:
-            self.repo = repository_sqlite
+        self.repo: MemoryRepository = repository_sqlite if db.is_sqlite else repository
 
     def _scope(self, ctx: RequestContext, session_id: str) -> Scope:
         return Scope(ctx.tenant_id, ctx.person_id, session_id)
@@ -63,9 +59,8 @@ class MemoryService:
         ttl = self.ttl_for(keyspace, ttl_seconds)
         encoded = self.encode(payload)
         async with self.db.statement(ctx) as conn:
-            row = await self.repo.write(conn, self._scope(ctx, session_id), key, keyspace,
-                                   encoded, ttl)
-        return _entry(row)
+            return await self.repo.write(conn, self._scope(ctx, session_id), key, keyspace,
+                                         encoded, ttl)
 
     async def latest(self, ctx: RequestContext, session_id: str) -> MemoryEntry | None:
         return (await self.latest_state(ctx, session_id))[0]
@@ -76,36 +71,37 @@ class MemoryService:
         expired entries (the legacy API reports `expired`) or nothing at all."""
         scope = self._scope(ctx, session_id)
         async with self.db.statement(ctx) as conn:
-            row = await self.repo.latest(conn, scope)
-            if row is not None:
-                return _entry(row), "live"
+            entry = await self.repo.latest(conn, scope)
+            if entry is not None:
+                return entry, "live"
             expired = await self.repo.has_expired(conn, scope)
         return None, "expired" if expired else "not-found"
 
     async def get(self, ctx: RequestContext, session_id: str, entry_id: int) -> MemoryEntry:
-        async with self.db.statement(ctx) as conn:
-            row = await self.repo.get(conn, self._scope(ctx, session_id), entry_id)
-        if row is None:
-            raise NotFound(f"no entry {entry_id} in this session")
-        return _entry(row)
+        return await self._one(ctx, session_id, lambda c, s: self.repo.get(c, s, entry_id),
+                               f"no entry {entry_id} in this session")
 
     async def by_key(self, ctx: RequestContext, session_id: str, key: str) -> MemoryEntry:
+        return await self._one(ctx, session_id, lambda c, s: self.repo.by_key(c, s, key),
+                               f"no entry with key {key!r} in this session")
+
+    async def _one(self, ctx: RequestContext, session_id: str, lookup: Lookup,
+                   missing: str) -> MemoryEntry:
         async with self.db.statement(ctx) as conn:
-            row = await self.repo.by_key(conn, self._scope(ctx, session_id), key)
-        if row is None:
-            raise NotFound(f"no entry with key {key!r} in this session")
-        return _entry(row)
+            entry = await lookup(conn, self._scope(ctx, session_id))
+        if entry is None:
+            raise NotFound(missing)
+        return entry
 
     async def list(self, ctx: RequestContext, session_id: str, cursor: str | None,
                    limit: int) -> MemoryPage:
         before = _decode_cursor(cursor) if cursor else None
         async with self.db.statement(ctx) as conn:
             rows = await self.repo.list_entries(conn, self._scope(ctx, session_id), before,
-                                           limit + 1)
+                                                limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
-        return MemoryPage(items=[_entry(r) for r in rows],
-                          next_cursor=_encode_cursor(rows[-1].id) if more else None)
+        return MemoryPage(items=rows, next_cursor=_encode_cursor(rows[-1].id) if more else None)
 
     async def delete(self, ctx: RequestContext, session_id: str, entry_id: int) -> None:
         async with self.db.statement(ctx) as conn:

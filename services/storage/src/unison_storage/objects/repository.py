@@ -1,7 +1,11 @@
-"""SQL for the objects table: metadata rows whose payloads live under `storage_key`."""
+"""SQL for the objects table: metadata rows whose payloads live under `storage_key`.
+
+The row types, the column list and the list query (`list_query`, given a `ListDialect`)
+serve `repository_sqlite` too, as do the statements whose SQL both dialects share."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,20 +13,6 @@ from typing import Any
 import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
-
-
-@dataclass(frozen=True)
-class ObjectRow:
-    tenant_id: str
-    id: str
-    person_id: str
-    filename: str | None
-    content_type: str
-    size_bytes: int
-    sha256: str
-    labels: dict[str, str]
-    storage_key: str
-    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -37,6 +27,15 @@ class NewObject:
 
 
 @dataclass(frozen=True)
+class ObjectRow(NewObject):
+    """A stored object: what the upload wrote, plus what the row adds (owner and time)."""
+
+    tenant_id: str
+    person_id: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class ListFilter:
     content_type: str | None = None
     labels: dict[str, str] | None = None
@@ -44,20 +43,70 @@ class ListFilter:
     created_before: datetime | None = None
 
 
-_COLS = ("tenant_id, id, person_id, filename, content_type, size_bytes, sha256, labels, "
-         "storage_key, created_at")
-_SCOPE = "tenant_id = :t AND person_id = :p"
+@dataclass(frozen=True)
+class ListDialect:
+    """The parts of the list query that differ between PostgreSQL and SQLite; the rest
+    is built once, by `list_query`, for both."""
+
+    prefix_match: str  # constant SQL: content_type starts with :ctp
+    # Constant SQL conditions for "the object carries every one of these labels",
+    # binding the labels into the params it is handed.
+    labels_match: Callable[[dict[str, str], dict[str, Any]], list[str]]
+    stamp: Callable[[datetime], Any]  # a timestamp as the driver binds it
+
+
+# In ObjectRow's field order, so a row constructs it positionally.
+COLS = ("id, filename, content_type, size_bytes, sha256, labels, storage_key, tenant_id, "
+        "person_id, created_at")
+SCOPE = "tenant_id = :t AND person_id = :p"
+
+
+def list_query(d: ListDialect, tenant: str, person: str, f: ListFilter,
+               after: tuple[datetime, str] | None, limit: int) -> tuple[str, dict[str, Any]]:
+    """One page of a person's objects, newest first, keyset-paginated by (created_at, id)."""
+    # Every fragment below is a constant; only bound parameters carry caller input.
+    where = [SCOPE]
+    params: dict[str, Any] = {"t": tenant, "p": person, "lim": limit}
+    if f.content_type is not None:
+        if f.content_type.endswith("/*"):
+            where.append(d.prefix_match)
+            params["ctp"] = f.content_type[:-1]
+        else:
+            where.append("content_type = :ct")
+            params["ct"] = f.content_type
+    if f.labels:
+        where.extend(d.labels_match(f.labels, params))
+    if f.created_after is not None:
+        where.append("created_at > :ca")
+        params["ca"] = d.stamp(f.created_after)
+    if f.created_before is not None:
+        where.append("created_at < :cb")
+        params["cb"] = d.stamp(f.created_before)
+    if after is not None:
+        where.append("(created_at, id) < (:after_at, :after_id)")
+        params["after_at"], params["after_id"] = d.stamp(after[0]), after[1]
+    return (f"SELECT {COLS} FROM objects WHERE {' AND '.join(where)} "
+            "ORDER BY created_at DESC, id DESC LIMIT :lim"), params
+
+
+def _jsonb_labels(labels: dict[str, str], params: dict[str, Any]) -> list[str]:
+    params["labels"] = orjson.dumps(labels).decode()
+    return ["labels @> CAST(:labels AS jsonb)"]
+
+
+_PG = ListDialect(prefix_match="starts_with(content_type, :ctp)",
+                  labels_match=_jsonb_labels, stamp=lambda at: at)
 
 
 async def get(conn: AsyncConnection, tenant: str, person: str, object_id: str) -> ObjectRow | None:
-    row = (await conn.execute(text(f"SELECT {_COLS} FROM objects WHERE {_SCOPE} AND id = :id"),
+    row = (await conn.execute(text(f"SELECT {COLS} FROM objects WHERE {SCOPE} AND id = :id"),
                               {"t": tenant, "p": person, "id": object_id})).first()
     return ObjectRow(*row) if row else None
 
 
 async def get_in_tenant(conn: AsyncConnection, tenant: str, object_id: str) -> ObjectRow | None:
     """For presigned downloads only: the signature names tenant and id, not a person."""
-    row = (await conn.execute(text(f"SELECT {_COLS} FROM objects WHERE tenant_id = :t "
+    row = (await conn.execute(text(f"SELECT {COLS} FROM objects WHERE tenant_id = :t "
                                    "AND id = :id"), {"t": tenant, "id": object_id})).first()
     return ObjectRow(*row) if row else None
 
@@ -83,7 +132,7 @@ async def insert(conn: AsyncConnection, tenant: str, person: str, new: NewObject
                              sha256, labels, storage_key)
         VALUES (:t, :id, :p, :fn, :ct, :size, :sha, CAST(:labels AS jsonb), :key)
         ON CONFLICT (tenant_id, id) DO NOTHING
-        RETURNING {_COLS}"""), _params(tenant, person, new))).first()
+        RETURNING {COLS}"""), _params(tenant, person, new))).first()
     if row is None:
         raise LookupError("object id taken")
     return ObjectRow(*row)
@@ -91,7 +140,7 @@ async def insert(conn: AsyncConnection, tenant: str, person: str, new: NewObject
 
 async def get_for_update(conn: AsyncConnection, tenant: str,
                          object_id: str) -> ObjectRow | None:
-    row = (await conn.execute(text(f"SELECT {_COLS} FROM objects WHERE tenant_id = :t "
+    row = (await conn.execute(text(f"SELECT {COLS} FROM objects WHERE tenant_id = :t "
                                    "AND id = :id FOR UPDATE"),
                               {"t": tenant, "id": object_id})).first()
     return ObjectRow(*row) if row else None
@@ -103,7 +152,7 @@ async def replace(conn: AsyncConnection, tenant: str, person: str, new: NewObjec
         UPDATE objects SET filename = :fn, content_type = :ct, size_bytes = :size,
             sha256 = :sha, labels = CAST(:labels AS jsonb), storage_key = :key,
             created_at = now()
-        WHERE {_SCOPE} AND id = :id RETURNING {_COLS}"""), _params(tenant, person, new))).one()
+        WHERE {SCOPE} AND id = :id RETURNING {COLS}"""), _params(tenant, person, new))).one()
     return ObjectRow(*row)
 
 
@@ -116,39 +165,15 @@ def _params(tenant: str, person: str, new: NewObject) -> dict[str, Any]:
 async def delete(conn: AsyncConnection, tenant: str, person: str, object_id: str) -> str | None:
     """Deletes the row; returns the payload key to delete next, None when absent."""
     key = (await conn.execute(text(
-        f"DELETE FROM objects WHERE {_SCOPE} AND id = :id RETURNING storage_key"),
+        f"DELETE FROM objects WHERE {SCOPE} AND id = :id RETURNING storage_key"),
         {"t": tenant, "p": person, "id": object_id})).scalar_one_or_none()
     return str(key) if key is not None else None
 
 
 async def list_objects(conn: AsyncConnection, tenant: str, person: str, f: ListFilter,
                        after: tuple[datetime, str] | None, limit: int) -> list[ObjectRow]:
-    # Every fragment below is a constant; only bound parameters carry caller input.
-    where = [_SCOPE]
-    params: dict[str, Any] = {"t": tenant, "p": person, "lim": limit}
-    if f.content_type is not None:
-        if f.content_type.endswith("/*"):
-            where.append("starts_with(content_type, :ctp)")
-            params["ctp"] = f.content_type[:-1]
-        else:
-            where.append("content_type = :ct")
-            params["ct"] = f.content_type
-    if f.labels:
-        where.append("labels @> CAST(:labels AS jsonb)")
-        params["labels"] = orjson.dumps(f.labels).decode()
-    if f.created_after is not None:
-        where.append("created_at > :ca")
-        params["ca"] = f.created_after
-    if f.created_before is not None:
-        where.append("created_at < :cb")
-        params["cb"] = f.created_before
-    if after is not None:
-        where.append("(created_at, id) < (:after_at, :after_id)")
-        params["after_at"], params["after_id"] = after
-    rows = (await conn.execute(text(
-        f"SELECT {_COLS} FROM objects WHERE {' AND '.join(where)} "
-        "ORDER BY created_at DESC, id DESC LIMIT :lim"), params)).all()
-    return [ObjectRow(*r) for r in rows]
+    sql, params = list_query(_PG, tenant, person, f, after, limit)
+    return [ObjectRow(*r) for r in (await conn.execute(text(sql), params)).all()]
 
 
 # Reconcile (system transactions: these cross tenants by design).

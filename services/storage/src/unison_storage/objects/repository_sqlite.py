@@ -18,42 +18,36 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..sqlite_values import loads, now, parse_ts, ts
-from .repository import ListFilter, NewObject, ObjectRow
+from .repository import COLS, SCOPE, ListDialect, ListFilter, NewObject, ObjectRow, list_query
 
-_COLS = ("tenant_id, id, person_id, filename, content_type, size_bytes, sha256, labels, "
-         "storage_key, created_at")
-_SCOPE = "tenant_id = :t AND person_id = :p"
+# Statements whose SQL and results are the same on both backends: one definition serves.
+from .repository import delete as delete
+from .repository import delete_by_key as delete_by_key
+from .repository import rows_after as rows_after
+from .repository import tenant_usage as tenant_usage
 
 
 def _object(r: Sequence[Any]) -> ObjectRow:
-    return ObjectRow(tenant_id=r[0], id=r[1], person_id=r[2], filename=r[3],
-                     content_type=r[4], size_bytes=int(r[5]), sha256=r[6],
-                     labels=loads(r[7]), storage_key=r[8], created_at=parse_ts(r[9]))
+    return ObjectRow(id=r[0], filename=r[1], content_type=r[2], size_bytes=int(r[3]),
+                     sha256=r[4], labels=loads(r[5]), storage_key=r[6], tenant_id=r[7],
+                     person_id=r[8], created_at=parse_ts(r[9]))
 
 
 async def get(conn: AsyncConnection, tenant: str, person: str, object_id: str) -> ObjectRow | None:
-    row = (await conn.execute(text(f"SELECT {_COLS} FROM objects WHERE {_SCOPE} AND id = :id"),
+    row = (await conn.execute(text(f"SELECT {COLS} FROM objects WHERE {SCOPE} AND id = :id"),
                               {"t": tenant, "p": person, "id": object_id})).first()
     return _object(row) if row else None
 
 
 async def get_in_tenant(conn: AsyncConnection, tenant: str, object_id: str) -> ObjectRow | None:
     """For presigned downloads only: the signature names tenant and id, not a person."""
-    row = (await conn.execute(text(f"SELECT {_COLS} FROM objects WHERE tenant_id = :t "
+    row = (await conn.execute(text(f"SELECT {COLS} FROM objects WHERE tenant_id = :t "
                                    "AND id = :id"), {"t": tenant, "id": object_id})).first()
     return _object(row) if row else None
 
 
 async def lock_tenant_quota(conn: AsyncConnection, tenant: str) -> None:
     """Nothing to take: this transaction already holds the database's write lock."""
-
-
-async def tenant_usage(conn: AsyncConnection, tenant: str) -> int:
-    """Bytes the whole household uses: the quota is per tenant, across its persons."""
-    value = (await conn.execute(text(
-        "SELECT coalesce(sum(size_bytes), 0) FROM objects WHERE tenant_id = :t"),
-        {"t": tenant})).scalar_one()
-    return int(value)
 
 
 def _params(conn: AsyncConnection, tenant: str, person: str, new: NewObject) -> dict[str, Any]:
@@ -69,7 +63,7 @@ async def insert(conn: AsyncConnection, tenant: str, person: str, new: NewObject
                              sha256, labels, storage_key, created_at)
         VALUES (:t, :id, :p, :fn, :ct, :size, :sha, :labels, :key, :now)
         ON CONFLICT (tenant_id, id) DO NOTHING
-        RETURNING {_COLS}"""), _params(conn, tenant, person, new))).first()
+        RETURNING {COLS}"""), _params(conn, tenant, person, new))).first()
     if row is None:
         raise LookupError("object id taken")
     return _object(row)
@@ -85,50 +79,30 @@ async def replace(conn: AsyncConnection, tenant: str, person: str, new: NewObjec
     row = (await conn.execute(text(f"""
         UPDATE objects SET filename = :fn, content_type = :ct, size_bytes = :size,
             sha256 = :sha, labels = :labels, storage_key = :key, created_at = :now
-        WHERE {_SCOPE} AND id = :id RETURNING {_COLS}"""),
+        WHERE {SCOPE} AND id = :id RETURNING {COLS}"""),
         _params(conn, tenant, person, new))).one()
     return _object(row)
 
 
-async def delete(conn: AsyncConnection, tenant: str, person: str, object_id: str) -> str | None:
-    """Deletes the row; returns the payload key to delete next, None when absent."""
-    key = (await conn.execute(text(
-        f"DELETE FROM objects WHERE {_SCOPE} AND id = :id RETURNING storage_key"),
-        {"t": tenant, "p": person, "id": object_id})).scalar_one_or_none()
-    return str(key) if key is not None else None
-
-
-async def list_objects(conn: AsyncConnection, tenant: str, person: str, f: ListFilter,
-                       after: tuple[datetime, str] | None, limit: int) -> list[ObjectRow]:
-    # Every fragment below is a constant; only bound parameters carry caller input.
-    where = [_SCOPE]
-    params: dict[str, Any] = {"t": tenant, "p": person, "lim": limit}
-    if f.content_type is not None:
-        if f.content_type.endswith("/*"):
-            where.append("substr(content_type, 1, length(:ctp)) = :ctp")
-            params["ctp"] = f.content_type[:-1]
-        else:
-            where.append("content_type = :ct")
-            params["ct"] = f.content_type
-    # Label containment (jsonb @> on PostgreSQL): each wanted pair must be in the object.
-    for i, (name, value) in enumerate(sorted((f.labels or {}).items())):
+def _json_labels(labels: dict[str, str], params: dict[str, Any]) -> list[str]:
+    """Label containment (jsonb @> on PostgreSQL): each wanted pair is in the object."""
+    where = []
+    for i, (name, value) in enumerate(sorted(labels.items())):
         where.append(f"EXISTS (SELECT 1 FROM json_each(objects.labels) "
                      f"WHERE json_each.key = :lk{i} AND json_each.type = 'text' "
                      f"AND json_each.value = :lv{i})")
         params[f"lk{i}"], params[f"lv{i}"] = name, value
-    if f.created_after is not None:
-        where.append("created_at > :ca")
-        params["ca"] = ts(f.created_after)
-    if f.created_before is not None:
-        where.append("created_at < :cb")
-        params["cb"] = ts(f.created_before)
-    if after is not None:
-        where.append("(created_at, id) < (:after_at, :after_id)")
-        params["after_at"], params["after_id"] = ts(after[0]), after[1]
-    rows = (await conn.execute(text(
-        f"SELECT {_COLS} FROM objects WHERE {' AND '.join(where)} "
-        "ORDER BY created_at DESC, id DESC LIMIT :lim"), params)).all()
-    return [_object(r) for r in rows]
+    return where
+
+
+_SQLITE = ListDialect(prefix_match="substr(content_type, 1, length(:ctp)) = :ctp",
+                      labels_match=_json_labels, stamp=ts)
+
+
+async def list_objects(conn: AsyncConnection, tenant: str, person: str, f: ListFilter,
+                       after: tuple[datetime, str] | None, limit: int) -> list[ObjectRow]:
+    sql, params = list_query(_SQLITE, tenant, person, f, after, limit)
+    return [_object(r) for r in (await conn.execute(text(sql), params)).all()]
 
 
 # Reconcile (system transactions: these cross tenants by design).
@@ -138,18 +112,3 @@ async def known_keys(conn: AsyncConnection, keys: list[str]) -> set[str]:
         "SELECT storage_key FROM objects WHERE storage_key IN :keys").bindparams(
         bindparam("keys", expanding=True)), {"keys": keys})).all()
     return {str(r[0]) for r in rows}
-
-
-async def rows_after(conn: AsyncConnection, after_key: str,
-                     limit: int) -> list[tuple[str, str, str]]:
-    """(tenant, id, storage_key) ordered by storage_key, for a keyset walk of all rows."""
-    rows = (await conn.execute(text(
-        "SELECT tenant_id, id, storage_key FROM objects WHERE storage_key > :after "
-        "ORDER BY storage_key LIMIT :lim"), {"after": after_key, "lim": limit})).all()
-    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
-
-
-async def delete_by_key(conn: AsyncConnection, storage_key: str) -> bool:
-    result = await conn.execute(text("DELETE FROM objects WHERE storage_key = :k"),
-                                {"k": storage_key})
-    return bool(result.rowcount)

@@ -69,9 +69,8 @@ class Download:
 
 
 def to_meta(row: ObjectRow) -> ObjectMeta:
-    return ObjectMeta(id=row.id, person_id=row.person_id, filename=row.filename,
-                      content_type=row.content_type, size_bytes=row.size_bytes,
-                      sha256=row.sha256, labels=row.labels, created_at=row.created_at)
+    # ObjectMeta takes the fields it declares: tenant_id and storage_key stay behind.
+    return ObjectMeta.model_validate(row, from_attributes=True)
 
 
 async def _empty() -> AsyncIterator[bytes]:
@@ -99,9 +98,7 @@ class ObjectService:
         self.store = store
         self.options = options
         self.presign_key = presign_key
-        self.repo: ObjectRepository = repository
-        if db.is_sqlite:
-            self.repo = repository_sqlite
+        self.repo: ObjectRepository = repository_sqlite if db.is_sqlite else repository
 
     # Upload
 
@@ -250,8 +247,8 @@ class ObjectService:
                    limit: int) -> ObjectPage:
         after = _decode_cursor(cursor) if cursor else None
         async with self.db.scoped(ctx) as conn:
-            rows = await self.repo.list_objects(conn, ctx.tenant_id, ctx.person_id, filters, after,
-                                           limit + 1)
+            rows = await self.repo.list_objects(conn, ctx.tenant_id, ctx.person_id, filters,
+                                                after, limit + 1)
         items = [to_meta(r) for r in rows[:limit]]
         next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
         return ObjectPage(items=items, next_cursor=next_cursor)

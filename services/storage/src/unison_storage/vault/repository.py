@@ -4,7 +4,8 @@ person AND name; version rows by tenant AND the id of a secret found that way.""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -33,17 +34,65 @@ class VersionRow:
     destroyed_at: datetime | None
 
 
-_S_COLS = ("id, name, current_version, max_versions, metadata, created_at, updated_at, "
-           "deleted_at")
-_V_COLS = "version, ciphertext, dek_version, created_at, destroyed_at"
-_SCOPE = "tenant_id = :t AND person_id = :p"
+S_COLS = ("id, name, current_version, max_versions, metadata, created_at, updated_at, "
+          "deleted_at")
+V_COLS = "version, ciphertext, dek_version, created_at, destroyed_at"
+SCOPE = "tenant_id = :t AND person_id = :p"
+
+
+# Statements both backends run, but for a dialect's fragment (constant SQL, never input).
+def read_sql(version: str) -> str:
+    """A secret and one of its versions (the current one when :v is NULL), in one round
+    trip; `version` is the dialect's SQL for the parameter :v as an integer."""
+    s_cols = ", ".join(f"s.{c.strip()}" for c in S_COLS.split(","))
+    v_cols = ", ".join(f"v.{c.strip()}" for c in V_COLS.split(","))
+    return (f"SELECT {s_cols}, {v_cols} FROM vault_secrets s LEFT JOIN vault_versions v "
+            "ON v.tenant_id = s.tenant_id AND v.secret_id = s.id "
+            f"AND v.version = COALESCE({version}, s.current_version) "
+            "WHERE s.tenant_id = :t AND s.person_id = :p AND s.name = :n")
+
+
+def split_read(row: Sequence[Any] | None, secret: Callable[[Sequence[Any]], SecretRow],
+               version: Callable[[Sequence[Any]], VersionRow]
+               ) -> tuple[SecretRow | None, VersionRow | None]:
+    """The secret and its version (None when the join found none) of a `read_sql` row."""
+    if row is None:
+        return None, None
+    n = len(fields(SecretRow))
+    return secret(row[:n]), version(row[n:]) if row[n] is not None else None
+
+
+def list_sql(prefix_match: str, include_deleted: str) -> str:
+    """A page of names after :after; `prefix_match` tests name against :prefix and
+    `include_deleted` is the dialect's SQL for the parameter :all as a boolean."""
+    return (f"SELECT {S_COLS} FROM vault_secrets WHERE {SCOPE} AND name > :after "
+            f"AND {prefix_match} AND ({include_deleted} OR deleted_at IS NULL) "
+            "ORDER BY name LIMIT :lim")
+
+
+def list_params(t: str, p: str, prefix: str, after: str, limit: int,
+                include_deleted: bool) -> dict[str, Any]:
+    return {"t": t, "p": p, "after": after, "prefix": prefix, "all": include_deleted,
+            "lim": limit}
+
+
+_READ = read_sql("CAST(:v AS integer)")
+_LIST = list_sql("starts_with(name, :prefix)", "CAST(:all AS boolean)")
+
+
+def _secret(r: Sequence[Any]) -> SecretRow:
+    return SecretRow(*r)
+
+
+def _version(r: Sequence[Any]) -> VersionRow:
+    return VersionRow(*r)
 
 
 async def get_secret(conn: AsyncConnection, t: str, p: str, name: str,
                      lock: bool = False) -> SecretRow | None:
     suffix = " FOR UPDATE" if lock else ""
     row = (await conn.execute(text(
-        f"SELECT {_S_COLS} FROM vault_secrets WHERE {_SCOPE} AND name = :n{suffix}"),
+        f"SELECT {S_COLS} FROM vault_secrets WHERE {SCOPE} AND name = :n{suffix}"),
         {"t": t, "p": p, "n": name})).first()
     return SecretRow(*row) if row else None
 
@@ -53,19 +102,8 @@ async def get_secret_and_version(conn: AsyncConnection, t: str, p: str, name: st
                                  ) -> tuple[SecretRow | None, VersionRow | None]:
     """A secret and one of its versions (the current one when `version` is None), in one
     round trip: the read path of every vault read."""
-    s_cols = ", ".join(f"s.{c.strip()}" for c in _S_COLS.split(","))
-    v_cols = ", ".join(f"v.{c.strip()}" for c in _V_COLS.split(","))
-    row = (await conn.execute(text(
-        f"SELECT {s_cols}, {v_cols} FROM vault_secrets s LEFT JOIN vault_versions v "
-        "ON v.tenant_id = s.tenant_id AND v.secret_id = s.id "
-        "AND v.version = COALESCE(CAST(:v AS integer), s.current_version) "
-        "WHERE s.tenant_id = :t AND s.person_id = :p AND s.name = :n"),
-        {"t": t, "p": p, "n": name, "v": version})).first()
-    if row is None:
-        return None, None
-    secret = SecretRow(*row[:8])
-    stored = VersionRow(*row[8:]) if row[8] is not None else None
-    return secret, stored
+    row = (await conn.execute(text(_READ), {"t": t, "p": p, "n": name, "v": version})).first()
+    return split_read(row, _secret, _version)
 
 
 async def lock_or_create(conn: AsyncConnection, t: str, p: str, name: str,
@@ -78,7 +116,7 @@ async def lock_or_create(conn: AsyncConnection, t: str, p: str, name: str,
         "INSERT INTO vault_secrets AS s (id, tenant_id, person_id, name, max_versions, metadata) "
         "VALUES (:id, :t, :p, :n, :mv, CAST(:m AS jsonb)) "
         "ON CONFLICT (tenant_id, person_id, name) DO UPDATE SET name = s.name "
-        f"RETURNING {_S_COLS}"),
+        f"RETURNING {S_COLS}"),
         {"id": new_id, "t": t, "p": p, "n": name, "mv": max_versions,
          "m": metadata_json})).one()
     secret = SecretRow(*row)
@@ -99,11 +137,11 @@ async def write_version(conn: AsyncConnection, t: str, p: str, secret_id: uuid.U
             UPDATE vault_secrets SET current_version = :v, updated_at = now(),
                 deleted_at = NULL, metadata = COALESCE(CAST(:m AS jsonb), metadata),
                 max_versions = COALESCE(CAST(:mv AS integer), max_versions)
-            WHERE {_SCOPE} AND id = :s RETURNING {_S_COLS}),
+            WHERE {SCOPE} AND id = :s RETURNING {S_COLS}),
         pruned AS (
             DELETE FROM vault_versions WHERE tenant_id = :t AND secret_id = :s
                 AND version <= (SELECT :v - max_versions FROM upd))
-        SELECT {_S_COLS} FROM upd"""),
+        SELECT {S_COLS} FROM upd"""),
         {"t": t, "p": p, "s": secret_id, "v": version, "c": ciphertext, "d": dek_version,
          "m": metadata_json, "mv": max_versions})).one()
     return SecretRow(*row)
@@ -124,7 +162,7 @@ async def set_deleted(conn: AsyncConnection, t: str, p: str, name: str,
     row = (await conn.execute(text(f"""
         UPDATE vault_secrets SET deleted_at = CASE WHEN :d THEN COALESCE(deleted_at, now())
                                                    ELSE NULL END
-        WHERE {_SCOPE} AND name = :n RETURNING {_S_COLS}"""),
+        WHERE {SCOPE} AND name = :n RETURNING {S_COLS}"""),
         {"t": t, "p": p, "n": name, "d": deleted})).first()
     return SecretRow(*row) if row else None
 
@@ -144,10 +182,6 @@ async def destroy(conn: AsyncConnection, t: str, secret_id: uuid.UUID,
 
 async def list_secrets(conn: AsyncConnection, t: str, p: str, prefix: str, after: str,
                        limit: int, include_deleted: bool) -> list[SecretRow]:
-    rows = (await conn.execute(text(
-        f"SELECT {_S_COLS} FROM vault_secrets WHERE {_SCOPE} AND name > :after "
-        "AND starts_with(name, :prefix) AND (CAST(:all AS boolean) OR deleted_at IS NULL) "
-        "ORDER BY name LIMIT :lim"),
-        {"t": t, "p": p, "after": after, "prefix": prefix, "all": include_deleted,
-         "lim": limit})).all()
+    rows = (await conn.execute(text(_LIST), list_params(t, p, prefix, after, limit,
+                                                        include_deleted))).all()
     return [SecretRow(*r) for r in rows]

@@ -18,12 +18,19 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..sqlite_values import loads, now, parse_ts, parse_ts_opt, ts
-from .repository import SecretRow, VersionRow
+from .repository import (
+    S_COLS,
+    SCOPE,
+    SecretRow,
+    VersionRow,
+    list_params,
+    list_sql,
+    read_sql,
+    split_read,
+)
 
-_S_COLS = ("id, name, current_version, max_versions, metadata, created_at, updated_at, "
-           "deleted_at")
-_V_COLS = "version, ciphertext, dek_version, created_at, destroyed_at"
-_SCOPE = "tenant_id = :t AND person_id = :p"
+_READ = read_sql(":v")
+_LIST = list_sql("substr(name, 1, length(:prefix)) = :prefix", ":all")
 
 
 def _secret(r: Sequence[Any]) -> SecretRow:
@@ -42,7 +49,7 @@ async def get_secret(conn: AsyncConnection, t: str, p: str, name: str,
                      lock: bool = False) -> SecretRow | None:
     # `lock` needs nothing: this transaction already holds the database's write lock.
     row = (await conn.execute(text(
-        f"SELECT {_S_COLS} FROM vault_secrets WHERE {_SCOPE} AND name = :n"),
+        f"SELECT {S_COLS} FROM vault_secrets WHERE {SCOPE} AND name = :n"),
         {"t": t, "p": p, "n": name})).first()
     return _secret(row) if row else None
 
@@ -51,19 +58,8 @@ async def get_secret_and_version(conn: AsyncConnection, t: str, p: str, name: st
                                  version: int | None
                                  ) -> tuple[SecretRow | None, VersionRow | None]:
     """A secret and one of its versions (the current one when `version` is None)."""
-    s_cols = ", ".join(f"s.{c.strip()}" for c in _S_COLS.split(","))
-    v_cols = ", ".join(f"v.{c.strip()}" for c in _V_COLS.split(","))
-    row = (await conn.execute(text(
-        f"SELECT {s_cols}, {v_cols} FROM vault_secrets s LEFT JOIN vault_versions v "
-        "ON v.tenant_id = s.tenant_id AND v.secret_id = s.id "
-        "AND v.version = COALESCE(:v, s.current_version) "
-        "WHERE s.tenant_id = :t AND s.person_id = :p AND s.name = :n"),
-        {"t": t, "p": p, "n": name, "v": version})).first()
-    if row is None:
-        return None, None
-    secret = _secret(row[:8])
-    stored = _version(row[8:]) if row[8] is not None else None
-    return secret, stored
+    row = (await conn.execute(text(_READ), {"t": t, "p": p, "n": name, "v": version})).first()
+    return split_read(row, _secret, _version)
 
 
 async def lock_or_create(conn: AsyncConnection, t: str, p: str, name: str,
@@ -76,7 +72,7 @@ async def lock_or_create(conn: AsyncConnection, t: str, p: str, name: str,
         "INSERT INTO vault_secrets (id, tenant_id, person_id, name, max_versions, metadata, "
         "created_at, updated_at) VALUES (:id, :t, :p, :n, :mv, :m, :now, :now) "
         "ON CONFLICT (tenant_id, person_id, name) DO UPDATE SET name = vault_secrets.name "
-        f"RETURNING {_S_COLS}"),
+        f"RETURNING {S_COLS}"),
         {"id": str(new_id), "t": t, "p": p, "n": name, "mv": max_versions,
          "m": metadata_json, "now": at})).one()
     secret = _secret(row)
@@ -97,7 +93,7 @@ async def write_version(conn: AsyncConnection, t: str, p: str, secret_id: uuid.U
         "UPDATE vault_secrets SET current_version = :v, updated_at = :now, "
         "deleted_at = NULL, metadata = COALESCE(:m, metadata), "
         "max_versions = COALESCE(:mv, max_versions) "
-        f"WHERE {_SCOPE} AND id = :s RETURNING {_S_COLS}"), params)).one()
+        f"WHERE {SCOPE} AND id = :s RETURNING {S_COLS}"), params)).one()
     secret = _secret(row)
     await conn.execute(text(
         "DELETE FROM vault_versions WHERE tenant_id = :t AND secret_id = :s "
@@ -119,7 +115,7 @@ async def set_deleted(conn: AsyncConnection, t: str, p: str, name: str,
     """Soft delete or undelete; keeps the first deletion time on a repeated delete."""
     row = (await conn.execute(text(
         "UPDATE vault_secrets SET deleted_at = CASE WHEN :d THEN COALESCE(deleted_at, :now) "
-        f"ELSE NULL END WHERE {_SCOPE} AND name = :n RETURNING {_S_COLS}"),
+        f"ELSE NULL END WHERE {SCOPE} AND name = :n RETURNING {S_COLS}"),
         {"t": t, "p": p, "n": name, "d": deleted, "now": ts(now(conn))})).first()
     return _secret(row) if row else None
 
@@ -145,10 +141,6 @@ async def destroy(conn: AsyncConnection, t: str, secret_id: uuid.UUID,
 
 async def list_secrets(conn: AsyncConnection, t: str, p: str, prefix: str, after: str,
                        limit: int, include_deleted: bool) -> list[SecretRow]:
-    rows = (await conn.execute(text(
-        f"SELECT {_S_COLS} FROM vault_secrets WHERE {_SCOPE} AND name > :after "
-        "AND substr(name, 1, length(:prefix)) = :prefix "
-        "AND (:all OR deleted_at IS NULL) ORDER BY name LIMIT :lim"),
-        {"t": t, "p": p, "after": after, "prefix": prefix, "all": include_deleted,
-         "lim": limit})).all()
+    rows = (await conn.execute(text(_LIST), list_params(t, p, prefix, after, limit,
+                                                        include_deleted))).all()
     return [_secret(r) for r in rows]

@@ -59,13 +59,11 @@ class VaultService:
         self.keys = keys
         self.audit = audit
         self.max_versions = max_versions
-        self.repo: VaultRepository = repository
-        if db.is_sqlite:
-            self.repo = repository_sqlite
+        self.repo: VaultRepository = repository_sqlite if db.is_sqlite else repository
 
     async def _audit(self, conn: AsyncConnection, ctx: RequestContext, action: str,
                      target: str, status: str = "ok", **payload: Any) -> None:
-        await self.audit.append(conn, ctx.tenant_id, AuditEventIn(
+        await self.audit.append(conn, ctx, AuditEventIn(
             actor=ctx.principal.sub[:256] or None, action=action, target=f"vault:{target}",
             person_id=ctx.person_id or None, status=status, payload=payload))
 
@@ -156,8 +154,8 @@ class VaultService:
                    include_deleted: bool = False) -> SecretPage:
         after = rules.decode_cursor(cursor)
         async with self.db.scoped(ctx) as conn:
-            rows = await self.repo.list_secrets(conn, ctx.tenant_id, ctx.person_id, prefix, after,
-                                           limit + 1, include_deleted)
+            rows = await self.repo.list_secrets(conn, ctx.tenant_id, ctx.person_id, prefix,
+                                                after, limit + 1, include_deleted)
             page = rows[:limit]
             await self._audit(conn, ctx, "vault.list", f"{prefix}*", count=len(page))
         next_cursor = rules.encode_cursor(page[-1].name) if len(rows) > limit else None
@@ -165,21 +163,20 @@ class VaultService:
 
     async def delete(self, ctx: RequestContext, name: str) -> None:
         """Soft delete: reads answer 410 and lists hide it until undelete or a new write."""
-        rules.check_name(name)
-        async with self.db.scoped(ctx) as conn:
-            row = await self.repo.set_deleted(conn, ctx.tenant_id, ctx.person_id, name, True)
-            if row is None:
-                raise NotFound(f"no secret named {name}")
-            await self._audit(conn, ctx, "vault.delete", name, version=row.current_version)
+        await self._set_deleted(ctx, name, True)
 
     async def undelete(self, ctx: RequestContext, name: str) -> SecretMetadata:
+        return _meta(await self._set_deleted(ctx, name, False))
+
+    async def _set_deleted(self, ctx: RequestContext, name: str, deleted: bool) -> SecretRow:
         rules.check_name(name)
         async with self.db.scoped(ctx) as conn:
-            row = await self.repo.set_deleted(conn, ctx.tenant_id, ctx.person_id, name, False)
+            row = await self.repo.set_deleted(conn, ctx.tenant_id, ctx.person_id, name, deleted)
             if row is None:
                 raise NotFound(f"no secret named {name}")
-            await self._audit(conn, ctx, "vault.undelete", name, version=row.current_version)
-        return _meta(row)
+            await self._audit(conn, ctx, "vault.delete" if deleted else "vault.undelete", name,
+                              version=row.current_version)
+        return row
 
     async def destroy(self, ctx: RequestContext, name: str,
                       versions: VersionList | None) -> DestroyResult:
