@@ -13,6 +13,7 @@ from .health import Check, ReadinessCheck, health_router
 from .limits import BodyLimitMiddleware
 from .logging import configure_logging
 from .observability import Metrics, ObservabilityMiddleware
+from .routing import include_router, install_route_index
 from .settings import ServiceSettings
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -40,7 +41,10 @@ def create_service_app(settings: ServiceSettings, *, title: str, service_label: 
                        streaming=streaming_routes)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics,
                        access_log=settings.access_log)
-    app.include_router(health_router(service_label))
+    # Requests are matched against the routes that can match their path (routing.py);
+    # routers included through routing.include_router dispatch without a second scan.
+    install_route_index(app)
+    include_router(app, health_router(service_label))
     return app
 
 

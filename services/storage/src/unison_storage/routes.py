@@ -1,8 +1,14 @@
-"""Every router the storage service serves: the /v1 API and the legacy paths."""
+"""Every router the storage service serves: the /v1 API and the legacy paths.
+
+Included through unison_shared.routing.include_router: their path operations become plain
+routes of the app, which the route index dispatches without rescanning a router.
+"""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
+
+from unison_shared.routing import include_router
 
 from . import whoami
 from .audit import router as audit
@@ -19,6 +25,6 @@ from .vault import router as vault
 
 def include_routes(app: FastAPI) -> None:
     for module in (kv, memory, vault, audit, objects, whoami):
-        app.include_router(module.router)
+        include_router(app, module.router)
     for legacy in (legacy_kv, legacy_memory, legacy_vault, legacy_audit, legacy_objects):
-        app.include_router(legacy.router)
+        include_router(app, legacy.router)
