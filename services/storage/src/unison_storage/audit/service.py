@@ -68,13 +68,18 @@ class AuditService:
         event unchanged."""
         return (await self._append(conn, ctx, event))[0]
 
+    @staticmethod
+    def prepare(ctx: RequestContext, event: AuditEventIn) -> NewEvent:
+        """The event as a repository appends it: for a statement of another domain that
+        appends its own event in the same round trip (a vault write)."""
+        return NewEvent(tenant_id=ctx.tenant_id, scope_person=ctx.person_id, id=event.id,
+                        actor=event.actor, action=event.action, target=event.target,
+                        decision_id=event.decision_id, status=event.status,
+                        person_id=event.person_id, payload_json=encode_payload(event.payload))
+
     async def _append(self, conn: StatementConnection, ctx: RequestContext,
                       event: AuditEventIn) -> tuple[AuditEvent, bool]:
-        new = NewEvent(tenant_id=ctx.tenant_id, scope_person=ctx.person_id, id=event.id,
-                       actor=event.actor, action=event.action, target=event.target,
-                       decision_id=event.decision_id, status=event.status,
-                       person_id=event.person_id, payload_json=encode_payload(event.payload))
-        row, created = await self.repo.append_event(conn, new)
+        row, created = await self.repo.append_event(conn, self.prepare(ctx, event))
         return _to_event(row), created
 
     async def record(self, ctx: RequestContext, event: AuditEventIn) -> tuple[AuditEvent, bool]:

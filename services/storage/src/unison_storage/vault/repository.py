@@ -1,5 +1,10 @@
 """SQL for vault_secrets and vault_versions. Secret rows are always found by tenant AND
-person AND name; version rows by tenant AND the id of a secret found that way."""
+person AND name; version rows by tenant AND the id of a secret found that way.
+
+Statements are written once with :name parameters (the SQLite repository shares several)
+and run on PostgreSQL through the asyncpg connection (`Positional`), not SQLAlchemy's
+execution layer: a vault request is several statements in a transaction, and each costs
+several times less this way (docs/performance.md)."""
 
 from __future__ import annotations
 
@@ -9,8 +14,10 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from unison_shared.sqlparams import Positional
+
+from ..audit.repository import NewEvent
+from ..database import StatementConnection, asyncpg_of
 
 
 @dataclass(frozen=True)
@@ -76,8 +83,8 @@ def list_params(t: str, p: str, prefix: str, after: str, limit: int,
             "lim": limit}
 
 
-_READ = read_sql("CAST(:v AS integer)")
-_LIST = list_sql("starts_with(name, :prefix)", "CAST(:all AS boolean)")
+_READ = Positional.compile(read_sql("CAST(:v AS integer)"))
+_LIST = Positional.compile(list_sql("starts_with(name, :prefix)", "CAST(:all AS boolean)"))
 
 
 def _secret(r: Sequence[Any]) -> SecretRow:
@@ -88,100 +95,137 @@ def _version(r: Sequence[Any]) -> VersionRow:
     return VersionRow(*r)
 
 
-async def get_secret(conn: AsyncConnection, t: str, p: str, name: str,
+async def _fetchrow(conn: StatementConnection, stmt: Positional,
+                    params: dict[str, Any]) -> tuple[Any, ...] | None:
+    pg = await asyncpg_of(conn)
+    row = await pg.fetchrow(stmt.sql, *stmt.args(params))
+    return None if row is None else tuple(row.values())
+
+
+async def _fetch(conn: StatementConnection, stmt: Positional,
+                 params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    pg = await asyncpg_of(conn)
+    return [tuple(r.values()) for r in await pg.fetch(stmt.sql, *stmt.args(params))]
+
+
+_GET_SQL = f"SELECT {S_COLS} FROM vault_secrets WHERE {SCOPE} AND name = :n"
+_GET = Positional.compile(_GET_SQL)
+_GET_LOCKED = Positional.compile(_GET_SQL + " FOR UPDATE")
+
+
+async def get_secret(conn: StatementConnection, t: str, p: str, name: str,
                      lock: bool = False) -> SecretRow | None:
-    suffix = " FOR UPDATE" if lock else ""
-    row = (await conn.execute(text(
-        f"SELECT {S_COLS} FROM vault_secrets WHERE {SCOPE} AND name = :n{suffix}"),
-        {"t": t, "p": p, "n": name})).first()
+    row = await _fetchrow(conn, _GET_LOCKED if lock else _GET, {"t": t, "p": p, "n": name})
     return SecretRow(*row) if row else None
 
 
-async def get_secret_and_version(conn: AsyncConnection, t: str, p: str, name: str,
+async def get_secret_and_version(conn: StatementConnection, t: str, p: str, name: str,
                                  version: int | None
                                  ) -> tuple[SecretRow | None, VersionRow | None]:
     """A secret and one of its versions (the current one when `version` is None), in one
     round trip: the read path of every vault read."""
-    row = (await conn.execute(text(_READ), {"t": t, "p": p, "n": name, "v": version})).first()
+    row = await _fetchrow(conn, _READ, {"t": t, "p": p, "n": name, "v": version})
     return split_read(row, _secret, _version)
 
 
-async def lock_or_create(conn: AsyncConnection, t: str, p: str, name: str,
+_LOCK_OR_CREATE = Positional.compile(
+    "INSERT INTO vault_secrets AS s (id, tenant_id, person_id, name, max_versions, metadata) "
+    "VALUES (:id, :t, :p, :n, :mv, CAST(:m AS jsonb)) "
+    "ON CONFLICT (tenant_id, person_id, name) DO UPDATE SET name = s.name "
+    f"RETURNING {S_COLS}")
+
+
+async def lock_or_create(conn: StatementConnection, t: str, p: str, name: str,
                          max_versions: int, metadata_json: str) -> tuple[SecretRow, bool]:
     """The secret's row, created empty (version 0) when absent, locked until the
     transaction ends; and whether this call created it. One statement: concurrent
     creators block on the unique index, so exactly one of them creates."""
     new_id = uuid.uuid4()
-    row = (await conn.execute(text(
-        "INSERT INTO vault_secrets AS s (id, tenant_id, person_id, name, max_versions, metadata) "
-        "VALUES (:id, :t, :p, :n, :mv, CAST(:m AS jsonb)) "
-        "ON CONFLICT (tenant_id, person_id, name) DO UPDATE SET name = s.name "
-        f"RETURNING {S_COLS}"),
-        {"id": new_id, "t": t, "p": p, "n": name, "mv": max_versions,
-         "m": metadata_json})).one()
+    row = await _fetchrow(conn, _LOCK_OR_CREATE, {"id": new_id, "t": t, "p": p, "n": name,
+                                                  "mv": max_versions, "m": metadata_json})
+    assert row is not None  # an upsert with RETURNING always returns its row
     secret = SecretRow(*row)
     return secret, secret.id == new_id
 
 
-async def write_version(conn: AsyncConnection, t: str, p: str, secret_id: uuid.UUID,
+# The version, the secret's pointer, the pruning and the write's audit event, in one
+# statement: `audit_append` (audit migration 0007) runs once for the one row `upd`
+# returns, in this transaction, so the write and its event commit together.
+_WRITE_VERSION = Positional.compile(f"""
+    WITH ins AS (
+        INSERT INTO vault_versions (tenant_id, secret_id, version, ciphertext, dek_version)
+        VALUES (:t, :s, :v, :c, :d)),
+    upd AS (
+        UPDATE vault_secrets SET current_version = :v, updated_at = now(),
+            deleted_at = NULL, metadata = COALESCE(CAST(:m AS jsonb), metadata),
+            max_versions = COALESCE(CAST(:mv AS integer), max_versions)
+        WHERE {SCOPE} AND id = :s RETURNING {S_COLS}),
+    pruned AS (
+        DELETE FROM vault_versions WHERE tenant_id = :t AND secret_id = :s
+            AND version <= (SELECT :v - max_versions FROM upd))
+    SELECT {", ".join(f"upd.{c.strip()}" for c in S_COLS.split(","))} FROM upd
+    CROSS JOIN LATERAL audit_append(:t, :p, NULL, :a_actor, :a_action, :a_target, NULL,
+                                    :a_status, :a_person, CAST(:a_payload AS jsonb)) AS a""")
+
+
+async def write_version(conn: StatementConnection, t: str, p: str, secret_id: uuid.UUID,
                         version: int, ciphertext: bytes, dek_version: int,
-                        metadata_json: str | None, max_versions: int | None) -> SecretRow:
+                        metadata_json: str | None, max_versions: int | None,
+                        event: NewEvent) -> SecretRow:
     """Store a new version, point the secret at it (a write also undoes a soft delete),
-    and delete versions older than the newest `max_versions`, in one round trip. The
-    statements share a snapshot: the delete never sees, so never removes, the new one."""
-    row = (await conn.execute(text(f"""
-        WITH ins AS (
-            INSERT INTO vault_versions (tenant_id, secret_id, version, ciphertext, dek_version)
-            VALUES (:t, :s, :v, :c, :d)),
-        upd AS (
-            UPDATE vault_secrets SET current_version = :v, updated_at = now(),
-                deleted_at = NULL, metadata = COALESCE(CAST(:m AS jsonb), metadata),
-                max_versions = COALESCE(CAST(:mv AS integer), max_versions)
-            WHERE {SCOPE} AND id = :s RETURNING {S_COLS}),
-        pruned AS (
-            DELETE FROM vault_versions WHERE tenant_id = :t AND secret_id = :s
-                AND version <= (SELECT :v - max_versions FROM upd))
-        SELECT {S_COLS} FROM upd"""),
-        {"t": t, "p": p, "s": secret_id, "v": version, "c": ciphertext, "d": dek_version,
-         "m": metadata_json, "mv": max_versions})).one()
+    delete versions older than the newest `max_versions`, and append `event` to the
+    audit chain, in one round trip. The statements share a snapshot: the delete never
+    sees, so never removes, the new version."""
+    row = await _fetchrow(conn, _WRITE_VERSION, {
+        "t": t, "p": p, "s": secret_id, "v": version, "c": ciphertext, "d": dek_version,
+        "m": metadata_json, "mv": max_versions, "a_actor": event.actor,
+        "a_action": event.action, "a_target": event.target, "a_status": event.status,
+        "a_person": event.person_id, "a_payload": event.payload_json})
+    assert row is not None  # the secret row is locked by this transaction
     return SecretRow(*row)
 
 
-async def list_versions(conn: AsyncConnection, t: str, secret_id: uuid.UUID) -> list[VersionRow]:
+_VERSIONS = Positional.compile(
     # The ciphertext column is not selected: metadata never needs it.
-    rows = (await conn.execute(text(
-        "SELECT version, NULL, dek_version, created_at, destroyed_at FROM vault_versions "
-        "WHERE tenant_id = :t AND secret_id = :s ORDER BY version"),
-        {"t": t, "s": secret_id})).all()
-    return [VersionRow(*r) for r in rows]
+    "SELECT version, NULL, dek_version, created_at, destroyed_at FROM vault_versions "
+    "WHERE tenant_id = :t AND secret_id = :s ORDER BY version")
 
 
-async def set_deleted(conn: AsyncConnection, t: str, p: str, name: str,
+async def list_versions(conn: StatementConnection, t: str,
+                        secret_id: uuid.UUID) -> list[VersionRow]:
+    return [VersionRow(*r) for r in await _fetch(conn, _VERSIONS, {"t": t, "s": secret_id})]
+
+
+_SET_DELETED = Positional.compile(f"""
+    UPDATE vault_secrets SET deleted_at = CASE WHEN CAST(:d AS boolean)
+                                               THEN COALESCE(deleted_at, now()) ELSE NULL END
+    WHERE {SCOPE} AND name = :n RETURNING {S_COLS}""")
+
+
+async def set_deleted(conn: StatementConnection, t: str, p: str, name: str,
                       deleted: bool) -> SecretRow | None:
     """Soft delete or undelete; keeps the first deletion time on a repeated delete."""
-    row = (await conn.execute(text(f"""
-        UPDATE vault_secrets SET deleted_at = CASE WHEN :d THEN COALESCE(deleted_at, now())
-                                                   ELSE NULL END
-        WHERE {SCOPE} AND name = :n RETURNING {S_COLS}"""),
-        {"t": t, "p": p, "n": name, "d": deleted})).first()
+    row = await _fetchrow(conn, _SET_DELETED, {"t": t, "p": p, "n": name, "d": deleted})
     return SecretRow(*row) if row else None
 
 
-async def destroy(conn: AsyncConnection, t: str, secret_id: uuid.UUID,
+_DESTROY = Positional.compile(
+    "UPDATE vault_versions SET ciphertext = NULL, "
+    "destroyed_at = COALESCE(destroyed_at, now()) "
+    "WHERE tenant_id = :t AND secret_id = :s "
+    "AND (CAST(:all AS boolean) OR version = ANY(CAST(:vs AS integer[]))) "
+    "RETURNING version")
+
+
+async def destroy(conn: StatementConnection, t: str, secret_id: uuid.UUID,
                   versions: list[int] | None) -> list[int]:
     """Crypto-erase: drop the ciphertext of the given versions (None = all)."""
-    result = await conn.execute(text(
-        "UPDATE vault_versions SET ciphertext = NULL, "
-        "destroyed_at = COALESCE(destroyed_at, now()) "
-        "WHERE tenant_id = :t AND secret_id = :s "
-        "AND (CAST(:all AS boolean) OR version = ANY(CAST(:vs AS integer[]))) "
-        "RETURNING version"),
-        {"t": t, "s": secret_id, "all": versions is None, "vs": versions or []})
-    return sorted(int(r[0]) for r in result.all())
+    rows = await _fetch(conn, _DESTROY, {"t": t, "s": secret_id, "all": versions is None,
+                                         "vs": versions or []})
+    return sorted(int(r[0]) for r in rows)
 
 
-async def list_secrets(conn: AsyncConnection, t: str, p: str, prefix: str, after: str,
+async def list_secrets(conn: StatementConnection, t: str, p: str, prefix: str, after: str,
                        limit: int, include_deleted: bool) -> list[SecretRow]:
-    rows = (await conn.execute(text(_LIST), list_params(t, p, prefix, after, limit,
-                                                        include_deleted))).all()
+    rows = await _fetch(conn, _LIST, list_params(t, p, prefix, after, limit, include_deleted))
     return [SecretRow(*r) for r in rows]

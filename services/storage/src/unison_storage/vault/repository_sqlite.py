@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..audit import repository_sqlite as audit_sqlite
+from ..audit.repository import NewEvent
 from ..sqlite_values import loads, now, parse_ts, parse_ts_opt, ts
 from .repository import (
     S_COLS,
@@ -81,9 +83,11 @@ async def lock_or_create(conn: AsyncConnection, t: str, p: str, name: str,
 
 async def write_version(conn: AsyncConnection, t: str, p: str, secret_id: uuid.UUID,
                         version: int, ciphertext: bytes, dek_version: int,
-                        metadata_json: str | None, max_versions: int | None) -> SecretRow:
+                        metadata_json: str | None, max_versions: int | None,
+                        event: NewEvent) -> SecretRow:
     """Store a new version, point the secret at it (a write also undoes a soft delete),
-    and delete versions older than the newest `max_versions`."""
+    delete versions older than the newest `max_versions`, and append `event` to the
+    audit chain, all in the caller's transaction."""
     params = {"t": t, "p": p, "s": str(secret_id), "v": version, "c": ciphertext,
               "d": dek_version, "m": metadata_json, "mv": max_versions, "now": ts(now(conn))}
     await conn.execute(text(
@@ -98,6 +102,7 @@ async def write_version(conn: AsyncConnection, t: str, p: str, secret_id: uuid.U
     await conn.execute(text(
         "DELETE FROM vault_versions WHERE tenant_id = :t AND secret_id = :s "
         "AND version <= :keep_after"), {**params, "keep_after": version - secret.max_versions})
+    await audit_sqlite.append_event(conn, event)
     return secret
 
 

@@ -1,11 +1,14 @@
 """Vault rules: named secrets per tenant and person, encrypted with the tenant's data key,
 versioned, check-and-set on write, soft delete, undelete and destroy (crypto-erase).
 
-Every operation appends an audit event inside its own transaction, so a change and its
-audit record commit together or not at all. Events carry the name and version numbers,
-never the value. Reads audit their failures too (not found, gone, integrity): the read
-outcome is decided inside the transaction, the event is appended, and the error is
-raised only after the commit.
+Every operation appends an audit event. A change appends it inside the change's own
+transaction, so the two commit together or not at all. A read (value, metadata, list)
+changes nothing, so it needs no transaction: its statements run in autocommit on one
+connection and the event is appended last, before anything is returned; if the append
+fails, the caller gets an error and no value (the same guarantee, two round trips
+fewer). Events carry the name and version numbers, never the value. Reads audit their
+failures too (not found, gone, integrity): the outcome is decided first, the event is
+appended, and only then is the error raised.
 
 A ciphertext that fails authentication (tampered, copied to another row or tenant, or
 its data key missing) is server-side corruption the caller cannot fix: it answers 500
@@ -18,15 +21,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from unison_shared.auth import RequestContext
 from unison_shared.crypto import CryptoError
 from unison_shared.errors import BadRequest, Gone, NotFound, PreconditionFailed, UnisonError
 
 from ..audit.schemas import AuditEventIn
 from ..audit.service import AuditService
-from ..database import Database
+from ..database import Database, StatementConnection
 from ..keys import rotation
 from ..keys.service import DataKeyService
 from . import repository, repository_sqlite, rules
@@ -61,11 +62,16 @@ class VaultService:
         self.max_versions = max_versions
         self.repo: VaultRepository = repository_sqlite if db.is_sqlite else repository
 
-    async def _audit(self, conn: AsyncConnection, ctx: RequestContext, action: str,
+    @staticmethod
+    def _event(ctx: RequestContext, action: str, target: str, status: str = "ok",
+               **payload: Any) -> AuditEventIn:
+        return AuditEventIn(actor=ctx.principal.sub[:256] or None, action=action,
+                            target=f"vault:{target}", person_id=ctx.person_id or None,
+                            status=status, payload=payload)
+
+    async def _audit(self, conn: StatementConnection, ctx: RequestContext, action: str,
                      target: str, status: str = "ok", **payload: Any) -> None:
-        await self.audit.append(conn, ctx, AuditEventIn(
-            actor=ctx.principal.sub[:256] or None, action=action, target=f"vault:{target}",
-            person_id=ctx.person_id or None, status=status, payload=payload))
+        await self.audit.append(conn, ctx, self._event(ctx, action, target, status, **payload))
 
     async def put(self, ctx: RequestContext, name: str, value: str,
                   metadata: dict[str, Any] | None = None, cas: int | None = None,
@@ -79,7 +85,7 @@ class VaultService:
             raise BadRequest(f"max_versions: at most {self.max_versions}")
         expected = rules.expected_version(cas, if_match)
         t, p = ctx.tenant_id, ctx.person_id
-        async with self.db.scoped(ctx) as conn:
+        async with self.db.transaction(ctx) as conn:
             # The row lock serialises writers of one secret on every replica.
             row, created = await self.repo.lock_or_create(conn, t, p, name,
                                                      max_versions or self.max_versions,
@@ -90,9 +96,11 @@ class VaultService:
                     f"{row.current_version}")
             version = row.current_version + 1
             dek, blob = await self.keys.encrypt(conn, t, AAD_KIND, str(row.id), plain, version)
+            event = self.audit.prepare(ctx, self._event(ctx, "vault.write", name,
+                                                         version=version))
             row = await self.repo.write_version(conn, t, p, row.id, version, blob, dek,
-                                           None if created else meta_json, max_versions)
-            await self._audit(conn, ctx, "vault.write", name, version=version)
+                                                None if created else meta_json, max_versions,
+                                                event)
         return _meta(row), created
 
     async def read(self, ctx: RequestContext, name: str,
@@ -100,7 +108,7 @@ class VaultService:
         rules.check_name(name)
         error: UnisonError | None = None
         result: SecretValue | None = None
-        async with self.db.scoped(ctx) as conn:
+        async with self.db.statement(ctx) as conn:
             row, stored = await self.repo.get_secret_and_version(conn, ctx.tenant_id,
                                                             ctx.person_id, name, version)
             wanted = version or (row.current_version if row else 0)
@@ -117,7 +125,7 @@ class VaultService:
         assert result is not None
         return result
 
-    async def _open(self, conn: AsyncConnection, ctx: RequestContext, row: SecretRow,
+    async def _open(self, conn: StatementConnection, ctx: RequestContext, row: SecretRow,
                     version: int, stored: VersionRow | None
                     ) -> tuple[SecretValue | None, UnisonError | None]:
         if stored is None:
@@ -139,7 +147,7 @@ class VaultService:
 
     async def metadata(self, ctx: RequestContext, name: str) -> SecretDetail:
         rules.check_name(name)
-        async with self.db.scoped(ctx) as conn:
+        async with self.db.statement(ctx) as conn:
             row = await self.repo.get_secret(conn, ctx.tenant_id, ctx.person_id, name)
             if row is None:
                 raise NotFound(f"no secret named {name}")
@@ -153,7 +161,7 @@ class VaultService:
     async def list(self, ctx: RequestContext, prefix: str, cursor: str | None, limit: int,
                    include_deleted: bool = False) -> SecretPage:
         after = rules.decode_cursor(cursor)
-        async with self.db.scoped(ctx) as conn:
+        async with self.db.statement(ctx) as conn:
             rows = await self.repo.list_secrets(conn, ctx.tenant_id, ctx.person_id, prefix,
                                                 after, limit + 1, include_deleted)
             page = rows[:limit]
@@ -170,7 +178,7 @@ class VaultService:
 
     async def _set_deleted(self, ctx: RequestContext, name: str, deleted: bool) -> SecretRow:
         rules.check_name(name)
-        async with self.db.scoped(ctx) as conn:
+        async with self.db.transaction(ctx) as conn:
             row = await self.repo.set_deleted(conn, ctx.tenant_id, ctx.person_id, name, deleted)
             if row is None:
                 raise NotFound(f"no secret named {name}")
@@ -183,7 +191,7 @@ class VaultService:
         """Crypto-erase versions (None = all): their ciphertext is set to NULL, so no key
         can ever open them again. The metadata and version numbers stay."""
         rules.check_name(name)
-        async with self.db.scoped(ctx) as conn:
+        async with self.db.transaction(ctx) as conn:
             row = await self.repo.get_secret(conn, ctx.tenant_id, ctx.person_id, name, lock=True)
             if row is None:
                 raise NotFound(f"no secret named {name}")
@@ -199,14 +207,14 @@ class VaultService:
 
     async def rotate_data_key(self, ctx: RequestContext) -> int:
         """A new data key version for the caller's tenant; old ciphertexts keep opening."""
-        async with self.db.scoped(ctx) as conn:
+        async with self.db.transaction(ctx) as conn:
             version = await self.keys.rotate_data_key(conn, ctx.tenant_id)
             await self._audit(conn, ctx, "vault.rotate-data-key", "*", data_key_version=version)
         return version
 
     async def rotate_kek(self, ctx: RequestContext, path: Path) -> rotation.RotationResult:
         result = await rotation.rotate_kek(self.db, self.keys, path)
-        async with self.db.scoped(ctx) as conn:
+        async with self.db.transaction(ctx) as conn:
             await self._audit(conn, ctx, "vault.rotate-kek", "*",
                               kek_version=result.kek_version, rewrapped=result.rewrapped)
         return result
