@@ -8,13 +8,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from unison_shared import jsonutil
 from unison_shared.auth import RequestContext
 from unison_shared.errors import BadRequest, NotFound, PreconditionFailed
 
-from ..database import Database, StatementConnection, driver_connection, sqlite_connection
+from ..database import Database, StatementConnection, sqlite_connection
 from ..keys.service import DataKeyService
 from . import repository, repository_sqlite
 from .protocol import KVRepository
@@ -53,7 +52,7 @@ class KVService:
 
     @asynccontextmanager
     async def _session(self, ctx: RequestContext, ns: str
-                       ) -> AsyncIterator[tuple[AsyncConnection | None, StatementConnection]]:
+                       ) -> AsyncIterator[tuple[StatementConnection | None, StatementConnection]]:
         """(SQLAlchemy connection or None, statement connection) for one operation.
 
         Plain namespaces run single autocommit statements (the hot path). Sensitive ones
@@ -65,20 +64,20 @@ class KVService:
             async with self.db.statement(ctx) as conn:
                 yield sqlite_connection(conn), conn
         elif ns in self.sensitive:
-            async with self.db.scoped(ctx) as conn:
-                yield conn, await driver_connection(conn)
+            async with self.db.transaction(ctx) as conn:
+                yield conn, conn
         else:
             async with self.db.statement(ctx) as pg:
                 yield None, pg
 
-    async def _to_record(self, conn: AsyncConnection | None, ctx: RequestContext,
+    async def _to_record(self, conn: StatementConnection | None, ctx: RequestContext,
                          row: KVRow) -> KVRecord:
         value = row.value
         if row.value_enc is not None:
             assert row.dek_version is not None
             aad_id = self._aad_id(ctx, row.namespace, row.key)
             if conn is None:  # the namespace stopped being sensitive after this write
-                async with self.db.scoped(ctx) as own:
+                async with self.db.transaction(ctx) as own:
                     plain = await self.keys.decrypt(own, ctx.tenant_id, "kv", aad_id,
                                                     row.dek_version, row.value_enc)
             else:
