@@ -129,6 +129,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--scenarios", default=",".join(DEFAULT_SCENARIOS))
     p.add_argument("--baselines", default="insert,select,kv_tx_write,kv_tx_read")
     p.add_argument("--object-mib", type=int, default=256, help="0 skips the upload test")
+    p.add_argument("--only-upload", action="store_true",
+                   help="skip the baselines and HTTP scenarios: only upload vs dd")
+    p.add_argument("--upload-rounds", type=int, default=3,
+                   help="alternating dd/upload rounds (the median ratio is the figure)")
     p.add_argument("--profile", default="",
                    help="SCENARIO to sample with py-spy at the highest concurrency")
     p.add_argument("--app", default="unison_storage.main:create_app",
@@ -151,6 +155,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.loadgen_module = "wrkgen" if args.loadgen == "wrk" else "loadgen"
     args.scenarios = [s for s in args.scenarios.split(",") if s]
     args.baselines = [s for s in args.baselines.split(",") if s]
+    if args.only_upload:
+        if not args.object_mib:
+            p.error("--only-upload needs --object-mib > 0")
+        args.scenarios, args.baselines, args.profile = [], [], ""
     return args
 
 
@@ -176,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         data["machine"]["loadavg_start"] = [round(x, 2) for x in os.getloadavg()]
         print("raw asyncpg baselines", flush=True)
         data["baselines"] = run_baselines(args, backends, run_id, concs)
-        for w in workers:
+        for w in workers[:1] if args.only_upload else workers:
             config = f"{w} worker" + ("s" if w > 1 else "")
             if args.app != "unison_storage.main:create_app":
                 config += f" ({args.app.rsplit(':', 1)[-1]})"
@@ -190,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
                     data["profile"] = profile_scenario(args, server, run_id, max(concs))
                 if args.object_mib and w == workers[0]:
                     from .upload import measure_objects
-                    data["objects"] = measure_objects(server, root, args.object_mib, config)
+                    data["objects"] = measure_objects(server, root, args.object_mib, config,
+                                                      args.upload_rounds)
             finally:
                 server.stop()
     finally:
