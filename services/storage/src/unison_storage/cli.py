@@ -173,7 +173,13 @@ def reconcile_objects(
             await store.close()
             await engine.dispose()
 
-    report = asyncio.run(run())
+    from .objects.reconcile import ReconcileBusy
+
+    try:
+        report = asyncio.run(run())
+    except ReconcileBusy as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(orjson.dumps(report.model_dump(), option=orjson.OPT_INDENT_2).decode())
 
 

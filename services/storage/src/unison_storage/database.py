@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from typing import TypeAlias
 
 import asyncpg
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from unison_shared.auth import RequestContext
@@ -140,3 +141,23 @@ class Database:
             raise RuntimeError("Database.self_scoped needs the statement pool")
         async with self.pool.acquire() as pg:
             yield pg
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[bool]:
+        """A named lock across every process on the database, held for the block if it
+        was free: yields whether it was taken (never waits). A PostgreSQL session
+        advisory lock on a connection of its own, released at the end of the block or
+        when that connection dies. On SQLite (one development process), always taken."""
+        if self.is_sqlite:
+            yield True
+            return
+        async with self.engine.connect() as conn:
+            auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            taken = bool((await auto.execute(
+                text("SELECT pg_try_advisory_lock(hashtext(:n))"), {"n": name})).scalar())
+            try:
+                yield taken
+            finally:
+                if taken:
+                    await auto.execute(text("SELECT pg_advisory_unlock(hashtext(:n))"),
+                                       {"n": name})

@@ -37,6 +37,7 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from .objects import reconcile
         from .objects.store import create_object_store
         from .sweeper import SweepMetrics, run_sweeper
 
@@ -70,14 +71,18 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
         # collector's sight, so full collections stop rescanning it under load (they
         # showed up as the p99 tail in docs/performance.md).
         gc.freeze()
-        sweeper = asyncio.create_task(run_sweeper(app.state.services, settings.storage,
-                                                  SweepMetrics(app.state.metrics)))
+        background = [asyncio.create_task(run_sweeper(app.state.services, settings.storage,
+                                                      SweepMetrics(app.state.metrics)))]
+        if settings.storage.reconcile_interval_seconds > 0:
+            background.append(asyncio.create_task(reconcile.run_schedule(
+                db, store, settings.storage, reconcile.ReconcileMetrics(app.state.metrics))))
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             close = getattr(store, "close", None)
             if close is not None:
                 await close()

@@ -37,6 +37,13 @@ class StorageOptions(BaseSettings):
     memory_max_ttl_seconds: int = 30 * 24 * 3600
     sweep_interval_seconds: float = 30.0
     sweep_batch_size: int = 1000
+    # Scheduled object reconcile (0 = off; `unison-storage reconcile-objects` runs it by
+    # hand). One replica at a time. Orphan payloads past the grace period are deleted;
+    # rows whose payload is missing are reported, and deleted only with repair_rows (a
+    # store that lost data, or a wrong mount, is for a person to look at first).
+    reconcile_interval_seconds: float = Field(default=0.0, ge=0)
+    reconcile_grace_seconds: float = Field(default=3600.0, ge=0)
+    reconcile_repair_rows: bool = False
     kv_sensitive_namespaces: list[str] = Field(default_factory=lambda: ["vault"])
     vault_max_versions: int = 10
     max_json_bytes: int = 1024 * 1024
