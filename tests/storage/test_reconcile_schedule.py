@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import running_client
-
 from unison_storage.main import create_app
 from unison_storage.objects.reconcile import LOCK_NAME, ReconcileBusy, reconcile
 

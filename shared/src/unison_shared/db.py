@@ -22,6 +22,7 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from .errors import UnisonError
+from .pgpool import ScopedPool
 
 _SET_SCOPE = text(
     "SELECT set_config('app.tenant_id', :tenant, true), "
@@ -137,13 +138,6 @@ async def system_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnecti
         yield conn
 
 
-async def _reset_if_needed(conn: asyncpg.Connection) -> None:
-    # asyncpg's default reset runs four statements on every release; statements on this
-    # pool run in autocommit, so only a transaction left open by an error needs undoing.
-    if conn.is_in_transaction():
-        await conn.execute("ROLLBACK")
-
-
 async def _setup_json_codecs(conn: asyncpg.Connection) -> None:
     # Same convention as the engine's connections: JSON goes in as JSON text and comes
     # out decoded (the standard library keeps integers of any size exact).
@@ -153,14 +147,21 @@ async def _setup_json_codecs(conn: asyncpg.Connection) -> None:
 
 
 async def create_statement_pool(url: str, size: int,
-                                application_name: str = "unison") -> asyncpg.Pool:
-    """A pool of plain asyncpg connections for single-statement hot paths.
-
-    Checkout costs a fraction of the engine's (measured in docs/performance.md), and the
-    pool replaces a connection that died while it was out."""
+                                application_name: str = "unison") -> ScopedPool:
+    """A pool of plain asyncpg connections for the hot paths: single scoped statements
+    and short transactions, without SQLAlchemy's execution layer. It remembers the
+    session scope of each connection, so a caller finding one already in its scope
+    skips that statement (pgpool.py). Connections open on demand, up to `size`."""
     dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
-    pool: asyncpg.Pool = await asyncpg.create_pool(
-        dsn, min_size=0, max_size=size, reset=_reset_if_needed, init=_setup_json_codecs,
-        max_inactive_connection_lifetime=300, command_timeout=30,
-        server_settings={"application_name": application_name})
-    return pool
+
+    async def connect() -> asyncpg.Connection:
+        conn: asyncpg.Connection = await asyncpg.connect(
+            dsn, command_timeout=30, server_settings={"application_name": application_name})
+        try:
+            await _setup_json_codecs(conn)
+        except BaseException:
+            conn.terminate()
+            raise
+        return conn
+
+    return ScopedPool(connect, size)

@@ -21,20 +21,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from unison_shared.auth import RequestContext
 from unison_shared.db import system_transaction, tenant_transaction
+from unison_shared.pgpool import ScopedPool
 
 # What `Database.statement` yields: an asyncpg connection in autocommit on PostgreSQL, a
 # SQLAlchemy connection in a transaction on SQLite. Hot-path repositories take either,
 # each module the one its dialect hands out.
 StatementConnection: TypeAlias = "asyncpg.Connection | AsyncConnection"
 
-# Session-level (not transaction-local) scope for the statement pool's autocommit
-# statements. Every checkout sets all three before its statement, so a value left on a
-# connection by its previous user is always overwritten before anything reads a table.
-# The engine's transactions (`scoped`, `system`) set transaction-local values instead.
+# Transaction-local scope: reverts when the transaction ends, so it never disturbs the
+# session scope the pool records for the connection (unison_shared.pgpool).
 _LOCAL_SCOPE = ("SELECT set_config('app.tenant_id', $1, true), "
                 "set_config('app.person_id', $2, true), set_config('app.system', '', true)")
-_SESSION_SCOPE = ("SELECT set_config('app.tenant_id', $1, false), "
-                  "set_config('app.person_id', $2, false), set_config('app.system', '', false)")
 
 
 async def driver_connection(conn: AsyncConnection) -> asyncpg.Connection:
@@ -60,7 +57,7 @@ def sqlite_connection(conn: StatementConnection) -> AsyncConnection:
 
 
 class Database:
-    def __init__(self, engine: AsyncEngine, pool: asyncpg.Pool | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, pool: ScopedPool | None = None) -> None:
         self.engine = engine
         self.pool = pool
         self.dialect = engine.dialect.name
@@ -87,7 +84,7 @@ class Database:
             return
         if self.pool is None:
             raise RuntimeError("Database.transaction needs the statement pool")
-        async with self.pool.acquire() as pg, pg.transaction():
+        async with self.pool.connection() as pg, pg.transaction():
             await pg.execute(_LOCAL_SCOPE, ctx.tenant_id, ctx.person_id)
             yield pg
 
@@ -111,17 +108,17 @@ class Database:
 
     @asynccontextmanager
     async def statement(self, ctx: RequestContext) -> AsyncIterator[StatementConnection]:
-        """An asyncpg connection in autocommit with the caller's scope set: for a single
-        statement, two round trips instead of BEGIN, scope, statement and COMMIT. On
-        SQLite, a SQLAlchemy connection in a transaction of its own."""
+        """An asyncpg connection in autocommit with the caller's scope set (at session
+        level: the pool skips the statement when the connection already carries it), for
+        single statements: one or two round trips instead of BEGIN, scope, statement and
+        COMMIT. On SQLite, a SQLAlchemy connection in a transaction of its own."""
         if self.is_sqlite:
             async with self.engine.begin() as conn:
                 yield conn
             return
         if self.pool is None:
             raise RuntimeError("Database.statement needs the statement pool")
-        async with self.pool.acquire() as pg:
-            await pg.execute(_SESSION_SCOPE, ctx.tenant_id, ctx.person_id)
+        async with self.pool.connection((ctx.tenant_id, ctx.person_id)) as pg:
             yield pg
 
     @asynccontextmanager
@@ -139,7 +136,7 @@ class Database:
             return
         if self.pool is None:
             raise RuntimeError("Database.self_scoped needs the statement pool")
-        async with self.pool.acquire() as pg:
+        async with self.pool.connection() as pg:
             yield pg
 
     @asynccontextmanager
