@@ -28,12 +28,6 @@ from unison_shared.pgpool import ScopedPool
 # each module the one its dialect hands out.
 StatementConnection: TypeAlias = "asyncpg.Connection | AsyncConnection"
 
-# Transaction-local scope: reverts when the transaction ends, so it never disturbs the
-# session scope the pool records for the connection (unison_shared.pgpool).
-_LOCAL_SCOPE = ("SELECT set_config('app.tenant_id', $1, true), "
-                "set_config('app.person_id', $2, true), set_config('app.system', '', true)")
-
-
 async def driver_connection(conn: AsyncConnection) -> asyncpg.Connection:
     """The asyncpg connection under a SQLAlchemy connection, in its transaction."""
     raw = await conn.get_raw_connection()
@@ -74,18 +68,19 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self, ctx: RequestContext) -> AsyncIterator[StatementConnection]:
-        """`scoped`, on the asyncpg pool: BEGIN, the caller's scope (transaction-local),
-        the caller's statements, COMMIT (ROLLBACK on error), without SQLAlchemy's
-        execution layer, which costs several times more per statement. On SQLite, a
-        SQLAlchemy connection in a transaction, as `scoped`."""
+        """`scoped`, on the asyncpg pool: BEGIN, the caller's statements, COMMIT (ROLLBACK
+        on error), without SQLAlchemy's execution layer, which costs several times more
+        per statement. The scope is the connection's session scope, set by the pool
+        before BEGIN (or found already set). On SQLite, a SQLAlchemy connection in a
+        transaction, as `scoped`."""
         if self.is_sqlite:
             async with self.engine.begin() as conn:
                 yield conn
             return
         if self.pool is None:
             raise RuntimeError("Database.transaction needs the statement pool")
-        async with self.pool.connection() as pg, pg.transaction():
-            await pg.execute(_LOCAL_SCOPE, ctx.tenant_id, ctx.person_id)
+        async with self.pool.connection((ctx.tenant_id, ctx.person_id)) as pg, \
+                pg.transaction():
             yield pg
 
     @asynccontextmanager
