@@ -145,6 +145,36 @@ async def test_a_broken_connection_is_dropped_and_replaced(storage_db_url):
         await pool.close()
 
 
+async def test_a_statement_cancelled_mid_flight_does_not_reach_the_next_caller(
+        storage_db_url):
+    pool = await _pool(storage_db_url)
+    scope = _scope()
+    try:
+        async def slow() -> None:
+            async with pool.connection(scope) as pg:
+                await pg.execute("SELECT pg_sleep(5)")
+
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(slow(), 0.2)
+        assert pool.size == 0  # given up, not handed on mid-cancel
+        async with pool.connection(scope) as pg:
+            assert await pg.fetchval("SELECT 41 + 1") == 42
+        # A PostgreSQL error leaves the connection fine: it is kept.
+        used: list[asyncpg.Connection] = []
+
+        async def divide_by_zero() -> None:
+            async with pool.connection(scope) as pg:
+                used.append(pg)
+                await pg.execute("SELECT 1 / 0")
+
+        with pytest.raises(asyncpg.PostgresError):
+            await divide_by_zero()
+        async with pool.connection(scope) as pg:
+            assert pg is used[0] and await pg.fetchval("SELECT 1") == 1
+    finally:
+        await pool.close()
+
+
 async def test_exhaustion_waits_then_answers_503(storage_db_url):
     pool = await _pool(storage_db_url, acquire_timeout=0.3)
     try:

@@ -34,6 +34,10 @@ from .errors import DependencyUnavailable
 
 Scope = tuple[str, str]  # (tenant_id, person_id)
 
+# Exceptions after which a connection's protocol state is unknown. A PostgreSQL error
+# (a constraint, a conflict) is not one: the driver finished the exchange before raising.
+_IN_DOUBT = (asyncio.CancelledError, TimeoutError, asyncpg.InterfaceError, OSError)
+
 SESSION_SCOPE_SQL = ("SELECT set_config('app.tenant_id', $1, false), "
                      "set_config('app.person_id', $2, false), "
                      "set_config('app.system', '', false)")
@@ -67,6 +71,12 @@ class ScopedPool:
         conn = await self.acquire(scope)
         try:
             yield conn
+        except _IN_DOUBT:
+            # Cancelled or timed out mid-statement, the driver may still be waiting for
+            # the server to acknowledge a cancel: the next user's statement would fail
+            # on it. Give it up (the server ends the backend) rather than wait.
+            conn.terminate()
+            raise
         finally:
             await self.release(conn)
 
