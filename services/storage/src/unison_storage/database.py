@@ -15,9 +15,9 @@ the only tenant fence.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import asyncpg
 from sqlalchemy import text
@@ -26,25 +26,36 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from unison_shared.auth import RequestContext
 from unison_shared.db import system_transaction, tenant_transaction
 from unison_shared.pgpool import ScopedPool
+from unison_shared.sqlparams import Positional
 
 # What `Database.statement` yields: an asyncpg connection in autocommit on PostgreSQL, a
 # SQLAlchemy connection in a transaction on SQLite. Hot-path repositories take either,
 # each module the one its dialect hands out.
 StatementConnection: TypeAlias = "asyncpg.Connection | AsyncConnection"
 
-async def driver_connection(conn: AsyncConnection) -> asyncpg.Connection:
-    """The asyncpg connection under a SQLAlchemy connection, in its transaction."""
-    raw = await conn.get_raw_connection()
-    driver: asyncpg.Connection = raw.driver_connection
-    return driver
-
-
 async def asyncpg_of(conn: StatementConnection) -> asyncpg.Connection:
     """The asyncpg connection to run a PostgreSQL statement on: the connection itself, or
     the one under a SQLAlchemy connection (in that connection's transaction)."""
     if isinstance(conn, asyncpg.Connection):
         return conn
-    return await driver_connection(conn)
+    raw = await conn.get_raw_connection()
+    driver: asyncpg.Connection = raw.driver_connection
+    return driver
+
+
+async def fetchrow(conn: StatementConnection, stmt: Positional,
+                   params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """One row of a `Positional` statement, run through asyncpg, as a tuple."""
+    pg = await asyncpg_of(conn)
+    row = await pg.fetchrow(stmt.sql, *stmt.args(params))
+    return None if row is None else tuple(row.values())
+
+
+async def fetch(conn: StatementConnection, stmt: Positional,
+                params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """Every row of a `Positional` statement, run through asyncpg, as tuples."""
+    pg = await asyncpg_of(conn)
+    return [tuple(r.values()) for r in await pg.fetch(stmt.sql, *stmt.args(params))]
 
 
 def sqlite_connection(conn: StatementConnection) -> AsyncConnection:

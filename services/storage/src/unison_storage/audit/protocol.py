@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from ..database import StatementConnection
 from .repository import EventFilter, EventRow, Head, NewEvent
 
@@ -15,14 +13,14 @@ class AuditRepository(Protocol):
     async def append_event(self, conn: StatementConnection,
                            event: NewEvent) -> tuple[EventRow, bool]: ...
 
-    async def get_head(self, conn: AsyncConnection, tenant: str) -> Head | None: ...
+    async def get_head(self, conn: StatementConnection, tenant: str) -> Head | None: ...
 
-    async def get(self, conn: AsyncConnection, tenant: str, event_id: str,
+    async def get(self, conn: StatementConnection, tenant: str, event_id: str,
                   person: str | None = None) -> EventRow | None: ...
 
-    async def list_events(self, conn: AsyncConnection, tenant: str, f: EventFilter,
+    async def list_events(self, conn: StatementConnection, tenant: str, f: EventFilter,
                           after_seq: int | None, ascending: bool,
                           limit: int) -> list[EventRow]: ...
 
-    async def chain_batch(self, conn: AsyncConnection, tenant: str, after_seq: int,
+    async def chain_batch(self, conn: StatementConnection, tenant: str, after_seq: int,
                           upto_seq: int, limit: int) -> list[EventRow]: ...

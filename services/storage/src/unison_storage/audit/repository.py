@@ -10,16 +10,16 @@ rest).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from unison_shared.sqlparams import Positional
 
-from ..database import StatementConnection, asyncpg_of
+from ..database import StatementConnection, asyncpg_of, fetch, fetchrow
 
 _COLS = ("tenant_id, seq, id, actor, action, target, decision_id, status, person_id, "
          "payload, created_at, prev_hash, hash")
@@ -96,9 +96,11 @@ async def append_event(conn: StatementConnection,
     return row, bool(r["o_created"])
 
 
-async def get_head(conn: AsyncConnection, tenant: str) -> Head | None:
-    row = (await conn.execute(text(
-        "SELECT seq, hash FROM audit_heads WHERE tenant_id = :t"), {"t": tenant})).first()
+_HEAD = Positional.compile("SELECT seq, hash FROM audit_heads WHERE tenant_id = :t")
+
+
+async def get_head(conn: StatementConnection, tenant: str) -> Head | None:
+    row = await fetchrow(conn, _HEAD, {"t": tenant})
     return Head(row[0], row[1]) if row else None
 
 
@@ -137,27 +139,36 @@ def get_sql(by_person: bool) -> str:
     return f"SELECT {_COLS} FROM audit_events WHERE tenant_id = :t AND id = :id{cond}"
 
 
-async def get(conn: AsyncConnection, tenant: str, event_id: str,
+@functools.lru_cache(maxsize=512)
+def _compiled(sql: str) -> Positional:
+    # A filter's statement depends only on which filters are set: a few hundred at most.
+    return Positional.compile(sql)
+
+
+async def get(conn: StatementConnection, tenant: str, event_id: str,
               person: str | None = None) -> EventRow | None:
     """One event by id; with `person`, only if it concerns that person."""
-    row = (await conn.execute(text(get_sql(person is not None)),
-                              {"t": tenant, "id": event_id, "p": person})).first()
+    row = await fetchrow(conn, _compiled(get_sql(person is not None)),
+                         {"t": tenant, "id": event_id, "p": person})
     return EventRow(*row) if row else None
 
 
-async def list_events(conn: AsyncConnection, tenant: str, f: EventFilter,
+async def list_events(conn: StatementConnection, tenant: str, f: EventFilter,
                       after_seq: int | None, ascending: bool, limit: int) -> list[EventRow]:
-    rows = (await conn.execute(text(list_sql(f, after_seq, ascending)),
-                               list_params(tenant, f, after_seq, limit, lambda t: t))).all()
+    rows = await fetch(conn, _compiled(list_sql(f, after_seq, ascending)),
+                       list_params(tenant, f, after_seq, limit, lambda t: t))
     return [EventRow(*r) for r in rows]
 
 
-async def chain_batch(conn: AsyncConnection, tenant: str, after_seq: int, upto_seq: int,
+_CHAIN = Positional.compile(
+    f"SELECT {_COLS}, hash_version, payload::text FROM audit_events "
+    "WHERE tenant_id = :t AND seq > :after AND seq <= :upto ORDER BY seq LIMIT :lim")
+
+
+async def chain_batch(conn: StatementConnection, tenant: str, after_seq: int, upto_seq: int,
                       limit: int) -> list[EventRow]:
     """The next run of the chain, in sequence order, for verification: with each row's
     hash version and its payload in jsonb's text form, which a v2 hash covers."""
-    rows = (await conn.execute(text(
-        f"SELECT {_COLS}, hash_version, payload::text FROM audit_events "
-        "WHERE tenant_id = :t AND seq > :after AND seq <= :upto ORDER BY seq LIMIT :lim"),
-        {"t": tenant, "after": after_seq, "upto": upto_seq, "lim": limit})).all()
+    rows = await fetch(conn, _CHAIN, {"t": tenant, "after": after_seq, "upto": upto_seq,
+                                      "lim": limit})
     return [EventRow(*r) for r in rows]

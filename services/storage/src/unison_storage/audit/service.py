@@ -95,7 +95,7 @@ class AuditService:
         return appended, created
 
     async def get(self, ctx: RequestContext, event_id: str) -> AuditEvent | None:
-        async with self.db.scoped(ctx) as conn:
+        async with self.db.statement(ctx) as conn:
             row = await self.repo.get(conn, ctx.tenant_id, event_id, ctx.person_id or None)
         return _to_event(row) if row else None
 
@@ -108,7 +108,7 @@ class AuditService:
         f = EventFilter(**{**asdict(f), "since": _utc("since", f.since),
                            "until": _utc("until", f.until)})
         after = _decode_cursor(cursor, ascending) if cursor else None
-        async with self.db.scoped(ctx) as conn:
+        async with self.db.statement(ctx) as conn:
             rows = await self.repo.list_events(conn, ctx.tenant_id, f, after, ascending, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
@@ -118,7 +118,7 @@ class AuditService:
     async def verify(self, ctx: RequestContext, batch: int = VERIFY_BATCH) -> VerifyResult:
         """Recompute the tenant's chain up to the head seen at the start, batch by batch
         (never the whole chain in memory); report the first broken link."""
-        async with self.db.scoped(ctx) as conn:
+        async with self.db.statement(ctx) as conn:
             head = await self.repo.get_head(conn, ctx.tenant_id)
         if head is None:
             return VerifyResult(valid=True, checked=0)
@@ -129,7 +129,7 @@ class AuditService:
                                 reason=reason)
 
         while expected <= head.seq:
-            async with self.db.scoped(ctx) as conn:
+            async with self.db.statement(ctx) as conn:
                 rows = await self.repo.chain_batch(conn, ctx.tenant_id, expected - 1, head.seq,
                                               batch)
             if not rows:

@@ -17,7 +17,7 @@ from typing import Any
 from unison_shared.sqlparams import Positional
 
 from ..audit.repository import NewEvent
-from ..database import StatementConnection, asyncpg_of
+from ..database import StatementConnection, fetch, fetchrow
 
 
 @dataclass(frozen=True)
@@ -95,19 +95,6 @@ def _version(r: Sequence[Any]) -> VersionRow:
     return VersionRow(*r)
 
 
-async def _fetchrow(conn: StatementConnection, stmt: Positional,
-                    params: dict[str, Any]) -> tuple[Any, ...] | None:
-    pg = await asyncpg_of(conn)
-    row = await pg.fetchrow(stmt.sql, *stmt.args(params))
-    return None if row is None else tuple(row.values())
-
-
-async def _fetch(conn: StatementConnection, stmt: Positional,
-                 params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    pg = await asyncpg_of(conn)
-    return [tuple(r.values()) for r in await pg.fetch(stmt.sql, *stmt.args(params))]
-
-
 _GET_SQL = f"SELECT {S_COLS} FROM vault_secrets WHERE {SCOPE} AND name = :n"
 _GET = Positional.compile(_GET_SQL)
 _GET_LOCKED = Positional.compile(_GET_SQL + " FOR UPDATE")
@@ -115,7 +102,7 @@ _GET_LOCKED = Positional.compile(_GET_SQL + " FOR UPDATE")
 
 async def get_secret(conn: StatementConnection, t: str, p: str, name: str,
                      lock: bool = False) -> SecretRow | None:
-    row = await _fetchrow(conn, _GET_LOCKED if lock else _GET, {"t": t, "p": p, "n": name})
+    row = await fetchrow(conn, _GET_LOCKED if lock else _GET, {"t": t, "p": p, "n": name})
     return SecretRow(*row) if row else None
 
 
@@ -124,7 +111,7 @@ async def get_secret_and_version(conn: StatementConnection, t: str, p: str, name
                                  ) -> tuple[SecretRow | None, VersionRow | None]:
     """A secret and one of its versions (the current one when `version` is None), in one
     round trip: the read path of every vault read."""
-    row = await _fetchrow(conn, _READ, {"t": t, "p": p, "n": name, "v": version})
+    row = await fetchrow(conn, _READ, {"t": t, "p": p, "n": name, "v": version})
     return split_read(row, _secret, _version)
 
 
@@ -141,7 +128,7 @@ async def lock_or_create(conn: StatementConnection, t: str, p: str, name: str,
     transaction ends; and whether this call created it. One statement: concurrent
     creators block on the unique index, so exactly one of them creates."""
     new_id = uuid.uuid4()
-    row = await _fetchrow(conn, _LOCK_OR_CREATE, {"id": new_id, "t": t, "p": p, "n": name,
+    row = await fetchrow(conn, _LOCK_OR_CREATE, {"id": new_id, "t": t, "p": p, "n": name,
                                                   "mv": max_versions, "m": metadata_json})
     assert row is not None  # an upsert with RETURNING always returns its row
     secret = SecretRow(*row)
@@ -176,7 +163,7 @@ async def write_version(conn: StatementConnection, t: str, p: str, secret_id: uu
     delete versions older than the newest `max_versions`, and append `event` to the
     audit chain, in one round trip. The statements share a snapshot: the delete never
     sees, so never removes, the new version."""
-    row = await _fetchrow(conn, _WRITE_VERSION, {
+    row = await fetchrow(conn, _WRITE_VERSION, {
         "t": t, "p": p, "s": secret_id, "v": version, "c": ciphertext, "d": dek_version,
         "m": metadata_json, "mv": max_versions, "a_actor": event.actor,
         "a_action": event.action, "a_target": event.target, "a_status": event.status,
@@ -193,7 +180,7 @@ _VERSIONS = Positional.compile(
 
 async def list_versions(conn: StatementConnection, t: str,
                         secret_id: uuid.UUID) -> list[VersionRow]:
-    return [VersionRow(*r) for r in await _fetch(conn, _VERSIONS, {"t": t, "s": secret_id})]
+    return [VersionRow(*r) for r in await fetch(conn, _VERSIONS, {"t": t, "s": secret_id})]
 
 
 _SET_DELETED = Positional.compile(f"""
@@ -205,7 +192,7 @@ _SET_DELETED = Positional.compile(f"""
 async def set_deleted(conn: StatementConnection, t: str, p: str, name: str,
                       deleted: bool) -> SecretRow | None:
     """Soft delete or undelete; keeps the first deletion time on a repeated delete."""
-    row = await _fetchrow(conn, _SET_DELETED, {"t": t, "p": p, "n": name, "d": deleted})
+    row = await fetchrow(conn, _SET_DELETED, {"t": t, "p": p, "n": name, "d": deleted})
     return SecretRow(*row) if row else None
 
 
@@ -220,12 +207,12 @@ _DESTROY = Positional.compile(
 async def destroy(conn: StatementConnection, t: str, secret_id: uuid.UUID,
                   versions: list[int] | None) -> list[int]:
     """Crypto-erase: drop the ciphertext of the given versions (None = all)."""
-    rows = await _fetch(conn, _DESTROY, {"t": t, "s": secret_id, "all": versions is None,
+    rows = await fetch(conn, _DESTROY, {"t": t, "s": secret_id, "all": versions is None,
                                          "vs": versions or []})
     return sorted(int(r[0]) for r in rows)
 
 
 async def list_secrets(conn: StatementConnection, t: str, p: str, prefix: str, after: str,
                        limit: int, include_deleted: bool) -> list[SecretRow]:
-    rows = await _fetch(conn, _LIST, list_params(t, p, prefix, after, limit, include_deleted))
+    rows = await fetch(conn, _LIST, list_params(t, p, prefix, after, limit, include_deleted))
     return [SecretRow(*r) for r in rows]
