@@ -36,7 +36,10 @@ Scope = tuple[str, str]  # (tenant_id, person_id)
 
 # Exceptions after which a connection's protocol state is unknown. A PostgreSQL error
 # (a constraint, a conflict) is not one: the driver finished the exchange before raising.
-_IN_DOUBT = (asyncio.CancelledError, TimeoutError, asyncpg.InterfaceError, OSError)
+# InternalClientError: the driver's own state machine broke (seen when the server ends
+# the backend while a statement is starting).
+_IN_DOUBT = (asyncio.CancelledError, TimeoutError, asyncpg.InterfaceError,
+             asyncpg.exceptions.InternalClientError, OSError)
 
 SESSION_SCOPE_SQL = ("SELECT set_config('app.tenant_id', $1, false), "
                      "set_config('app.person_id', $2, false), "
