@@ -8,6 +8,7 @@ from contextlib import AbstractAsyncContextManager
 from fastapi import FastAPI
 
 from .auth import TokenVerifier
+from .compiled_routes import CompiledRoute
 from .errors import install_error_handlers
 from .health import Check, ReadinessCheck, health_router
 from .limits import BodyLimitMiddleware
@@ -31,6 +32,9 @@ def create_service_app(settings: ServiceSettings, *, title: str, service_label: 
     """
     configure_logging(service_label, settings.log_level)
     app = FastAPI(title=title, lifespan=lifespan)
+    # Path operations resolve their parameters from a plan built once per route
+    # (compiled_routes.py); routers flattened by routing.include_router inherit it.
+    app.router.route_class = CompiledRoute
     app.state.settings = settings
     app.state.metrics = Metrics(service_label)
     app.state.verifier = TokenVerifier(settings.auth, audience=audience)

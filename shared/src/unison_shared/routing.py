@@ -235,7 +235,8 @@ def include_router(app: FastAPI, router: APIRouter) -> None:
             response_model_exclude_none=context.response_model_exclude_none,
             include_in_schema=context.include_in_schema,
             response_class=context.response_class, name=context.name,
-            route_class_override=type(route), callbacks=context.callbacks,
+            route_class_override=(app.router.route_class if type(route) is APIRoute
+                                  else type(route)), callbacks=context.callbacks,
             openapi_extra=context.openapi_extra,
             generate_unique_id_function=context.generate_unique_id_function,
             strict_content_type=context.strict_content_type,

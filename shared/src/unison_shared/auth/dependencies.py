@@ -7,7 +7,6 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -48,7 +47,7 @@ def _body_is_a_request(request: Request) -> bool:
         return False
     streaming: frozenset[tuple[str, str]] = getattr(request.app.state, "streaming_routes",
                                                     frozenset())
-    return (request.method, request.url.path) not in streaming
+    return (request.method, request.scope["path"]) not in streaming
 
 
 async def _named_persons(request: Request) -> set[str]:
@@ -62,9 +61,11 @@ async def _named_persons(request: Request) -> set[str]:
     if _body_is_a_request(request) and ctype.startswith("application/json"):
         raw = await request.body()
         if raw:
-            # A malformed body is reported by the route's own validation.
-            with contextlib.suppress(orjson.JSONDecodeError):
-                _collect_ids(orjson.loads(raw), found)
+            # Starlette keeps the parsed body on the request: a route with a body model
+            # has parsed it already, so it is not parsed twice. A malformed body is
+            # reported by the route's own validation.
+            with contextlib.suppress(ValueError, RecursionError):  # too deep for json
+                _collect_ids(await request.json(), found)
     return found
 
 
