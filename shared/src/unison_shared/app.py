@@ -31,7 +31,9 @@ def create_service_app(settings: ServiceSettings, *, title: str, service_label: 
     pairs) stream their bodies and are exempt from the request body cap.
     """
     configure_logging(service_label, settings.log_level)
-    app = FastAPI(title=title, lifespan=lifespan)
+    otel = settings.otel_telemetry
+    app = FastAPI(title=title, lifespan=lifespan,
+                  telemetry={"tracing": otel, "metrics": otel, "logs": otel})
     # Path operations resolve their parameters from a plan built once per route
     # (compiled_routes.py); routers flattened by routing.include_router inherit it.
     app.router.route_class = CompiledRoute

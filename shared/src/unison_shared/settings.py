@@ -43,6 +43,10 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     # One JSON line per request (method, route template, status, duration, request id).
     access_log: bool = True
+    # FastAPI's native OpenTelemetry spans and metrics, for a process with an OTel SDK
+    # configured. Off by default: the service has its own request metrics (/metrics) and
+    # JSON logs, and the check costs every request (docs/performance.md).
+    otel_telemetry: bool = False
     # Largest request body a non-streaming route accepts (413 above it, before parsing).
     max_request_body_bytes: int = 32 * 1024 * 1024
     state_dir: Path = Path(".devstack")
