@@ -36,12 +36,15 @@ lint: install
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen mypy shared/src services/storage/src devstack/src bench
 
-# wrk (Debian's package) drives the HTTP load; without it (not root, no apt) the run
-# falls back to its Python client and says so.
+# wrk (Debian's package) drives the HTTP load and perf (linux-perf) counts the server's
+# instructions; without them (not root, no apt) the run falls back to its Python client,
+# or leaves the instruction counts out, and says so.
 bench: install
-	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
-		&& { apt-get install -y -qq wrk >/dev/null 2>&1 \
-		     || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wrk >/dev/null 2>&1; }; }; } || true
+	@for tool in wrk:wrk perf:linux-perf; do \
+		command -v $${tool%%:*} >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& { apt-get install -y -qq $${tool##*:} >/dev/null 2>&1 \
+		     || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq $${tool##*:} >/dev/null 2>&1; }; }; } || true; \
+	done
 	@$(UV) run --frozen python -m bench.run
 
 clean: down

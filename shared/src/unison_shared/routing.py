@@ -148,7 +148,11 @@ class RouteIndex:
         if (scope["type"] != "http" or "fastapi.telemetry" in scope
                 or self.router.form_limits):
             return None
+        method = scope["method"]
         for route in self.candidates(scope):
+            methods = getattr(route, "methods", None)
+            if methods and method not in methods:
+                continue  # Starlette's own test: at best PARTIAL (a 405), never selected
             match, child_scope = route.matches(scope)
             if match == Match.FULL:
                 return None if "fastapi" in child_scope else (route, child_scope)

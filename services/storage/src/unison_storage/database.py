@@ -16,7 +16,7 @@ the only tenant fence.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, TypeAlias
 
 import asyncpg
@@ -116,23 +116,22 @@ class Database:
         async with system_transaction(self.engine) as conn:
             yield conn
 
-    @asynccontextmanager
-    async def statement(self, ctx: RequestContext) -> AsyncIterator[StatementConnection]:
+    def statement(self, ctx: RequestContext
+                  ) -> AbstractAsyncContextManager[StatementConnection]:
         """An asyncpg connection in autocommit with the caller's scope set (at session
         level: the pool skips the statement when the connection already carries it), for
         single statements: one or two round trips instead of BEGIN, scope, statement and
-        COMMIT. On SQLite, a SQLAlchemy connection in a transaction of its own."""
+        COMMIT. On SQLite, a SQLAlchemy connection in a transaction of its own.
+
+        (The pool's lease itself, not a generator wrapped around it: this is on every
+        database request's path.)"""
         if self.is_sqlite:
-            async with self.engine.begin() as conn:
-                yield conn
-            return
+            return self.engine.begin()
         if self.pool is None:
             raise RuntimeError("Database.statement needs the statement pool")
-        async with self.pool.connection((ctx.tenant_id, ctx.person_id)) as pg:
-            yield pg
+        return self.pool.connection((ctx.tenant_id, ctx.person_id))
 
-    @asynccontextmanager
-    async def self_scoped(self) -> AsyncIterator[StatementConnection]:
+    def self_scoped(self) -> AbstractAsyncContextManager[StatementConnection]:
         """A connection for ONE call to a SQL function that scopes itself from its
         arguments (`audit_append`): one round trip, no scope statement first.
 
@@ -141,13 +140,10 @@ class Database:
         see another tenant's rows. Everything else uses `statement(ctx)`. On SQLite, a
         SQLAlchemy connection in a transaction of its own."""
         if self.is_sqlite:
-            async with self.engine.begin() as conn:
-                yield conn
-            return
+            return self.engine.begin()
         if self.pool is None:
             raise RuntimeError("Database.self_scoped needs the statement pool")
-        async with self.pool.connection() as pg:
-            yield pg
+        return self.pool.connection()
 
     @asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[bool]:
