@@ -256,3 +256,185 @@ async def test_metadata_with_big_integers_round_trips(client, alice):
     assert r.status_code == 201, r.text
     got = await client.get("/v1/vault/secrets/big-meta/metadata", headers=alice.headers)
     assert got.json()["metadata"] == meta
+
+
+async def audit_events(client, caller, action: str) -> list[dict[str, Any]]:
+    r = await client.get(f"/v1/audit?action={action}&order=asc&limit=1000",
+                         headers=caller.headers)
+    assert r.status_code == 200, r.text
+    return list(r.json()["items"])
+
+
+async def test_concurrent_writers_all_land_with_distinct_versions(client, alice):
+    writes = await asyncio.gather(*[
+        client.put(f"{V}/busy", headers=alice.headers,
+                   json={"value": f"w{i}", "max_versions": 5}) for i in range(20)])
+    assert all(r.is_success for r in writes), [r.text for r in writes if not r.is_success]
+    assert sorted(r.status_code for r in writes) == [200] * 19 + [201]
+    assert sorted(r.json()["version"] for r in writes) == list(range(1, 21))
+    events = await audit_events(client, alice, "vault.write")
+    assert sorted(e["payload"]["version"] for e in events) == list(range(1, 21))
+    meta = (await client.get(f"{V}/busy/metadata", headers=alice.headers)).json()
+    assert meta["version"] == 20 and meta["max_versions"] == 5
+    assert [v["version"] for v in meta["versions"]] == [16, 17, 18, 19, 20]
+    # The newest version holds the value of the write that answered version 20.
+    last = next(r for r in writes if r.json()["version"] == 20)
+    value = (await client.get(f"{V}/busy", headers=alice.headers)).json()["value"]
+    assert value == f"w{writes.index(last)}"
+    verdict = (await client.post("/v1/audit/verify", headers=alice.headers)).json()
+    assert verdict["valid"] is True
+
+
+async def test_concurrent_creators_without_cas_one_creates(client, alice):
+    writes = await asyncio.gather(*[
+        client.put(f"{V}/fresh", headers=alice.headers,
+                   json={"value": f"c{i}", "metadata": {"by": i}}) for i in range(6)])
+    assert sorted(r.status_code for r in writes) == [200] * 5 + [201]
+    assert sorted(r.json()["version"] for r in writes) == list(range(1, 7))
+    creator = next(i for i, r in enumerate(writes) if r.status_code == 201)
+    assert writes[creator].json()["version"] == 1
+    # Every write gave metadata, so the last one's stands (metadata set when given).
+    last = next(i for i, r in enumerate(writes) if r.json()["version"] == 6)
+    meta = (await client.get(f"{V}/fresh/metadata", headers=alice.headers)).json()
+    assert meta["metadata"] == {"by": last}
+
+
+async def test_metadata_and_max_versions_kept_unless_given(client, alice):
+    await client.put(f"{V}/keep", headers=alice.headers,
+                     json={"value": "1", "metadata": {"a": 1}, "max_versions": 2})
+    r = await client.put(f"{V}/keep", headers=alice.headers, json={"value": "2"})
+    assert r.status_code == 200
+    assert r.json()["metadata"] == {"a": 1} and r.json()["max_versions"] == 2
+    r = await client.put(f"{V}/keep", headers=alice.headers,
+                         json={"value": "3", "metadata": {}})
+    assert r.json()["metadata"] == {} and r.json()["version"] == 3
+    r = await client.put(f"{V}/plain", headers=alice.headers, json={"value": "x"})
+    assert r.status_code == 201 and r.json()["metadata"] == {}
+
+
+@pytest.mark.backends("postgres")  # forces the race inside the PostgreSQL write path
+async def test_a_write_that_loses_the_race_retries_or_fails_its_cas(
+        client, alice, storage_app, monkeypatch):
+    vault = storage_app.state.services.vault
+    encrypt = vault.keys.encrypt
+    raced: list[int] = []
+    target = ["contested"]
+
+    async def encrypt_after_a_rival_write(conn, tenant, kind, record_id, plain, version):
+        # Between this writer's read and its write, another request writes the secret.
+        if not raced:
+            raced.append(version)
+            rival = await client.put(f"{V}/{target[0]}", headers=alice.headers,
+                                     json={"value": "rival"})
+            assert rival.is_success, rival.text
+        return await encrypt(conn, tenant, kind, record_id, plain, version)
+
+    await client.put(f"{V}/contested", headers=alice.headers, json={"value": "v1"})
+    monkeypatch.setattr(vault.keys, "encrypt", encrypt_after_a_rival_write)
+    lost = await client.put(f"{V}/contested", headers=alice.headers,
+                            json={"value": "mine", "cas": 1})
+    assert lost.status_code == 412 and "another write" in lost.json()["detail"]
+    assert raced == [2]
+    raced.clear()
+    retried = await client.put(f"{V}/contested", headers=alice.headers,
+                               json={"value": "mine"})
+    assert retried.status_code == 200 and retried.json()["version"] == 4
+    assert (await client.get(f"{V}/contested", headers=alice.headers)).json()["value"] \
+        == "mine"
+    # A new secret whose creation a rival beats: this write becomes version 2.
+    raced.clear()
+    target[0] = "contested-new"
+    created = await client.put(f"{V}/contested-new", headers=alice.headers,
+                               json={"value": "mine"})
+    assert created.status_code == 200 and created.json()["version"] == 2
+    events = await audit_events(client, alice, "vault.write")
+    assert [(e["target"], e["payload"]["version"]) for e in events] == [
+        ("vault:contested", 1), ("vault:contested", 2), ("vault:contested", 3),
+        ("vault:contested", 4), ("vault:contested-new", 1), ("vault:contested-new", 2)]
+
+
+async def test_each_read_appends_one_event_with_its_outcome(client, alice):
+    for value in ("r1", "r2", "r3"):
+        await client.put(f"{V}/outcomes", headers=alice.headers, json={"value": value})
+    await client.post(f"{V}/outcomes/destroy", headers=alice.headers, json={"versions": [2]})
+    await client.put(f"{V}/deleted", headers=alice.headers, json={"value": "d"})
+    await client.delete(f"{V}/deleted", headers=alice.headers)
+    reads = [(f"{V}/outcomes", 200, "ok", 3), (f"{V}/outcomes?version=1", 200, "ok", 1),
+             (f"{V}/outcomes?version=2", 410, "gone", 2),
+             (f"{V}/outcomes?version=9", 404, "not-found", 9),
+             (f"{V}/nothing", 404, "not-found", 0),
+             (f"{V}/nothing?version=4", 404, "not-found", 4),
+             (f"{V}/deleted", 410, "gone", 1)]
+    for url, status, _, _ in reads:
+        r = await client.get(url, headers=alice.headers)
+        assert r.status_code == status, (url, r.text)
+        assert '"value"' not in r.text or status == 200
+    events = await audit_events(client, alice, "vault.read")
+    assert [(e["status"], e["payload"], e["target"]) for e in events] == [
+        (s, {"version": v}, "vault:" + url.removeprefix(f"{V}/").split("?")[0])
+        for url, _, s, v in reads]
+    assert all(e["actor"] == alice.person_id and e["person_id"] == alice.person_id
+               for e in events)
+    verdict = (await client.post("/v1/audit/verify", headers=alice.headers)).json()
+    assert verdict["valid"] is True
+
+
+@pytest.mark.backends("postgres")  # tampers with the row in PostgreSQL
+async def test_integrity_failure_is_audited_after_the_read(client, alice, postgres):
+    await client.put(f"{V}/corrupt", headers=alice.headers, json={"value": "CORRUPT-PLAIN"})
+    postgres.psql("UPDATE vault_versions SET ciphertext = set_byte(ciphertext, 20, "
+                  "get_byte(ciphertext, 20) # 255) WHERE secret_id = (SELECT id FROM "
+                  f"vault_secrets WHERE tenant_id = '{alice.household_id}' "
+                  "AND name = 'corrupt')", STORAGE_DB)
+    r = await client.get(f"{V}/corrupt", headers=alice.headers)
+    assert r.status_code == 500 and r.json()["type"].endswith("/integrity-error")
+    assert "CORRUPT-PLAIN" not in r.text
+    events = await audit_events(client, alice, "vault.read")
+    assert [(e["status"], e["payload"]) for e in events] == [
+        ("ok", {"version": 1}), ("integrity-error", {"version": 1})]
+
+
+@pytest.mark.backends("postgres")  # counts statements on the asyncpg connections
+async def test_a_write_is_two_statements_and_a_read_one(client, alice, storage_app,
+                                                         monkeypatch):
+    pool = storage_app.state.services.vault.db.pool
+    acquire = pool.acquire
+    sent: list[str] = []
+    logged: set[Any] = set()
+
+    def log(record: Any) -> None:
+        sent.append(record.query)
+
+    async def acquire_logged(*args: Any, **kwargs: Any) -> Any:
+        conn = await acquire(*args, **kwargs)
+        if conn not in logged:
+            conn.add_query_logger(log)
+            logged.add(conn)
+        return conn
+
+    async def statements(request: Any) -> list[str]:
+        sent.clear()
+        r = await request
+        assert r.is_success, r.text
+        await asyncio.sleep(0.01)  # the loggers run on the next loop iterations
+        # The pool's scope statement depends on the connection it picks: not counted.
+        return [q for q in sent if "set_config('app.tenant_id'" not in q]
+
+    # The first write creates the tenant's data key, the second caches it (keys.service).
+    for value in ("warm", "cached"):
+        await client.put(f"{V}/counted", headers=alice.headers, json={"value": value})
+    monkeypatch.setattr(pool, "acquire", acquire_logged)
+    try:
+        # A warm write (the tenant's data key is cached): read, then write + audit.
+        write = await statements(client.put(f"{V}/counted", headers=alice.headers,
+                                            json={"value": "v2"}))
+        assert len(write) == 2, [q[:60] for q in write]
+        assert "audit_append" in write[1] and "UPDATE vault_secrets" in write[1]
+        create = await statements(client.put(f"{V}/counted-new", headers=alice.headers,
+                                             json={"value": "v1"}))
+        assert len(create) == 2 and "INSERT INTO vault_secrets" in create[1], create
+        read = await statements(client.get(f"{V}/counted", headers=alice.headers))
+        assert len(read) == 1 and "audit_append" in read[0], read
+    finally:
+        for conn in logged:
+            conn.remove_query_logger(log)

@@ -1,5 +1,10 @@
-"""What the vault service needs from its repository; `repository` (PostgreSQL) and
-`repository_sqlite` (development) both provide it, checked by mypy."""
+"""What the vault service needs from its repository on both backends; `repository`
+(PostgreSQL) and `repository_sqlite` (development) both provide it, checked by mypy.
+
+Writes differ by backend and are not part of it: PostgreSQL writes optimistically in
+autocommit (`repository.write_next` / `repository.create`), SQLite in a transaction
+holding the database's write lock (`repository_sqlite.lock_or_create` / `write_version`).
+"""
 
 from __future__ import annotations
 
@@ -15,18 +20,9 @@ class VaultRepository(Protocol):
     async def get_secret(self, conn: StatementConnection, t: str, p: str, name: str,
                          lock: bool = False) -> SecretRow | None: ...
 
-    async def get_secret_and_version(self, conn: StatementConnection, t: str, p: str, name: str,
-                                     version: int | None
-                                     ) -> tuple[SecretRow | None, VersionRow | None]: ...
-
-    async def lock_or_create(self, conn: StatementConnection, t: str, p: str, name: str,
-                             max_versions: int,
-                             metadata_json: str) -> tuple[SecretRow, bool]: ...
-
-    async def write_version(self, conn: StatementConnection, t: str, p: str,
-                            secret_id: uuid.UUID, version: int, ciphertext: bytes,
-                            dek_version: int, metadata_json: str | None,
-                            max_versions: int | None, event: NewEvent) -> SecretRow: ...
+    async def read_audited(self, conn: StatementConnection, t: str, p: str, name: str,
+                           version: int | None, event: NewEvent
+                           ) -> tuple[SecretRow | None, VersionRow | None]: ...
 
     async def list_versions(self, conn: StatementConnection, t: str,
                             secret_id: uuid.UUID) -> list[VersionRow]: ...

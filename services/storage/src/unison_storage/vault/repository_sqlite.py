@@ -1,17 +1,21 @@
-"""SQL for vault_secrets and vault_versions on SQLite (development only): the same
-functions and meaning as `repository` (PostgreSQL). Secret rows are always found by
+"""SQL for vault_secrets and vault_versions on SQLite (development only): the functions
+of `protocol.VaultRepository` with the meaning `repository` (PostgreSQL) gives them,
+and the write path of its own (`lock_or_create`, `write_version`, in one transaction),
+where PostgreSQL writes optimistically in autocommit. Secret rows are always found by
 tenant AND person AND name, version rows by tenant AND the id of a secret found that way:
 with no row-level security on SQLite, those filters are the only tenant fence.
 
 No row locks: every transaction begins with BEGIN IMMEDIATE, so it holds SQLite's single
 write lock from its first statement, which serialises the writers of a secret (and of
-everything else) on every process using the file.
+everything else) on every process using the file: a write never loses a race here.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import bindparam, text
@@ -23,15 +27,21 @@ from ..sqlite_values import loads, now, parse_ts, parse_ts_opt, ts
 from .repository import (
     S_COLS,
     SCOPE,
+    V_COLS,
     SecretRow,
     VersionRow,
     list_params,
     list_sql,
-    read_sql,
-    split_read,
+    read_status,
 )
 
-_READ = read_sql(":v")
+# A secret and one of its versions (the current one when :v is NULL).
+_READ = ("SELECT " + ", ".join(f"s.{c.strip()}" for c in S_COLS.split(",")) + ", "
+         + ", ".join(f"v.{c.strip()}" for c in V_COLS.split(",")) + " "
+         "FROM vault_secrets s LEFT JOIN vault_versions v "
+         "ON v.tenant_id = s.tenant_id AND v.secret_id = s.id "
+         "AND v.version = COALESCE(:v, s.current_version) "
+         "WHERE s.tenant_id = :t AND s.person_id = :p AND s.name = :n")
 _LIST = list_sql("substr(name, 1, length(:prefix)) = :prefix", ":all")
 
 
@@ -56,12 +66,22 @@ async def get_secret(conn: AsyncConnection, t: str, p: str, name: str,
     return _secret(row) if row else None
 
 
-async def get_secret_and_version(conn: AsyncConnection, t: str, p: str, name: str,
-                                 version: int | None
-                                 ) -> tuple[SecretRow | None, VersionRow | None]:
-    """A secret and one of its versions (the current one when `version` is None)."""
+async def read_audited(conn: AsyncConnection, t: str, p: str, name: str,
+                       version: int | None, event: NewEvent
+                       ) -> tuple[SecretRow | None, VersionRow | None]:
+    """A secret and one of its versions (the current one when `version` is None), and
+    the read's audit event (status `read_status`, payload {"version": the version
+    wanted}), in the caller's transaction."""
     row = (await conn.execute(text(_READ), {"t": t, "p": p, "n": name, "v": version})).first()
-    return split_read(row, _secret, _version)
+    secret = None if row is None else _secret(row[:8])
+    stored = None if row is None or row[8] is None else _version(row[8:])
+    wanted = version or (secret.current_version if secret else 0)
+    status = read_status(secret, stored)
+    await audit_sqlite.append_event(conn, replace(
+        event, status=status, payload_json=json.dumps({"version": wanted})))
+    if stored is not None and status != "ok":
+        stored = replace(stored, ciphertext=None)  # as on PostgreSQL: only for an ok read
+    return secret, stored
 
 
 async def lock_or_create(conn: AsyncConnection, t: str, p: str, name: str,

@@ -1,14 +1,13 @@
 """Vault rules: named secrets per tenant and person, encrypted with the tenant's data key,
 versioned, check-and-set on write, soft delete, undelete and destroy (crypto-erase).
 
-Every operation appends an audit event. A change appends it inside the change's own
-transaction, so the two commit together or not at all. A read (value, metadata, list)
-changes nothing, so it needs no transaction: its statements run in autocommit on one
-connection and the event is appended last, before anything is returned; if the append
-fails, the caller gets an error and no value (the same guarantee, two round trips
-fewer). Events carry the name and version numbers, never the value. Reads audit their
-failures too (not found, gone, integrity): the outcome is decided first, the event is
-appended, and only then is the error raised.
+Every operation appends an audit event, committed with the change or not at all: a
+write's version and event are one statement (see `put`), other changes append in their
+transaction. A read (value, metadata, list) changes nothing, so it runs in autocommit
+and its event is appended before anything is returned (a value read: in the same
+statement as the read); if the append fails, the caller gets an error and no value.
+Events carry the name and version numbers, never the value. Reads audit their failures
+too (not found, gone, integrity), and the error is raised only after the append.
 
 A ciphertext that fails authentication (tampered, copied to another row or tenant, or
 its data key missing) is server-side corruption the caller cannot fix: it answers 500
@@ -18,16 +17,25 @@ with code `integrity-error`, is logged with ids only, and is audited.
 from __future__ import annotations
 
 import logging
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from unison_shared.auth import RequestContext
 from unison_shared.crypto import CryptoError
-from unison_shared.errors import BadRequest, Gone, NotFound, PreconditionFailed, UnisonError
+from unison_shared.errors import (
+    BadRequest,
+    Conflict,
+    Gone,
+    NotFound,
+    PreconditionFailed,
+    UnisonError,
+)
 
 from ..audit.schemas import AuditEventIn
 from ..audit.service import AuditService
-from ..database import Database, StatementConnection
+from ..database import Database, StatementConnection, sqlite_connection
 from ..keys import rotation
 from ..keys.service import DataKeyService
 from . import repository, repository_sqlite, rules
@@ -40,10 +48,29 @@ logger = logging.getLogger("unison.storage.vault")
 
 AAD_KIND = "vault"
 VersionList = list[int]  # (the class below has a method named `list`)
+# Lost races a write retries optimistically before it takes the secret's row lock in a
+# transaction (PostgreSQL), and attempts in all before it answers 409.
+OPTIMISTIC_ATTEMPTS = 3
+WRITE_ATTEMPTS = 6
 
 
 class VaultIntegrityError(UnisonError):
     status, code, title = 500, "integrity-error", "Stored secret failed its integrity check"
+
+
+@dataclass(frozen=True)
+class _Write:
+    name: str
+    plain: bytes
+    meta_json: str | None  # None: keep the secret's metadata ('{}' for a new one)
+    max_versions: int | None  # None: keep the secret's (the server's for a new one)
+    expected: int | None  # cas / If-Match: the version the caller expects, 0 = absent
+
+
+def _check_expected(expected: int | None, current: int) -> None:
+    if expected is not None and current != expected:
+        raise PreconditionFailed(
+            f"cas: expected version {expected}, the current version is {current}")
 
 
 def _meta(row: SecretRow) -> SecretMetadata:
@@ -77,61 +104,111 @@ class VaultService:
                   metadata: dict[str, Any] | None = None, cas: int | None = None,
                   max_versions: int | None = None,
                   if_match: str | None = None) -> tuple[SecretMetadata, bool]:
-        """Write a new version; returns the metadata and whether the secret was created."""
+        """Write a new version; returns the metadata and whether the secret was created.
+
+        PostgreSQL, optimistic, two round trips and no transaction: read the secret,
+        check the expected version, seal version n + 1, then one statement that stores
+        it (with its pointer, pruning and audit event) only if the secret is still at n.
+        A writer that lost the race retries, unless it named the version it expected
+        (412). After OPTIMISTIC_ATTEMPTS lost races the write takes the secret's row lock
+        in a transaction instead, so a burst of writers on one secret all get through."""
         rules.check_name(name)
         plain = rules.encode_value(value)
         meta_json = rules.encode_metadata(metadata)
         if max_versions is not None and max_versions > self.max_versions:
             raise BadRequest(f"max_versions: at most {self.max_versions}")
         expected = rules.expected_version(cas, if_match)
+        w = _Write(name, plain, meta_json, max_versions, expected)
+        if self.db.is_sqlite:
+            async with self.db.transaction(ctx) as conn:
+                return await self._write_locked_sqlite(conn, ctx, w)
+        for attempt in range(WRITE_ATTEMPTS):
+            if attempt < OPTIMISTIC_ATTEMPTS:
+                async with self.db.statement(ctx) as conn:
+                    done = await self._try_write(conn, ctx, w, lock=False)
+            else:
+                async with self.db.transaction(ctx) as conn:
+                    done = await self._try_write(conn, ctx, w, lock=True)
+            if done is not None:
+                return done
+        raise Conflict(f"{name}: changed by other writes on every attempt; retry the write")
+
+    async def _try_write(self, conn: StatementConnection, ctx: RequestContext, w: _Write,
+                         lock: bool) -> tuple[SecretMetadata, bool] | None:
+        """One attempt (PostgreSQL); None when another write got there first."""
         t, p = ctx.tenant_id, ctx.person_id
-        async with self.db.transaction(ctx) as conn:
-            # The row lock serialises writers of one secret on every replica.
-            row, created = await self.repo.lock_or_create(conn, t, p, name,
-                                                     max_versions or self.max_versions,
-                                                     meta_json or "{}")
-            if expected is not None and row.current_version != expected:
-                raise PreconditionFailed(
-                    f"cas: expected version {expected}, the current version is "
-                    f"{row.current_version}")
-            version = row.current_version + 1
-            dek, blob = await self.keys.encrypt(conn, t, AAD_KIND, str(row.id), plain, version)
-            event = self.audit.prepare(ctx, self._event(ctx, "vault.write", name,
-                                                         version=version))
-            row = await self.repo.write_version(conn, t, p, row.id, version, blob, dek,
-                                                None if created else meta_json, max_versions,
-                                                event)
+        row = await repository.get_secret(conn, t, p, w.name, lock=lock)
+        current = row.current_version if row else 0
+        _check_expected(w.expected, current)
+        secret_id = row.id if row else uuid.uuid4()
+        dek, blob = await self.keys.encrypt(conn, t, AAD_KIND, str(secret_id), w.plain,
+                                            current + 1)
+        event = self.audit.prepare(ctx, self._event(ctx, "vault.write", w.name,
+                                                     version=current + 1))
+        if row is None:
+            written = await repository.create(conn, t, p, secret_id, w.name, blob, dek,
+                                              w.meta_json or "{}",
+                                              w.max_versions or self.max_versions, event)
+        else:
+            written = await repository.write_next(conn, t, p, row.id, current, blob, dek,
+                                                  w.meta_json, w.max_versions, event)
+        if written is None and w.expected is not None:
+            raise PreconditionFailed(f"cas: expected version {w.expected}, but another "
+                                     "write changed the secret first")
+        return None if written is None else (_meta(written), row is None)
+
+    async def _write_locked_sqlite(self, conn: StatementConnection, ctx: RequestContext,
+                                   w: _Write) -> tuple[SecretMetadata, bool]:
+        """SQLite: the transaction holds the database's write lock, so nothing races."""
+        t, p = ctx.tenant_id, ctx.person_id
+        row, created = await repository_sqlite.lock_or_create(
+            sqlite_connection(conn), t, p, w.name, w.max_versions or self.max_versions,
+            w.meta_json or "{}")
+        _check_expected(w.expected, row.current_version)
+        version = row.current_version + 1
+        dek, blob = await self.keys.encrypt(conn, t, AAD_KIND, str(row.id), w.plain, version)
+        event = self.audit.prepare(ctx, self._event(ctx, "vault.write", w.name,
+                                                     version=version))
+        row = await repository_sqlite.write_version(
+            sqlite_connection(conn), t, p, row.id, version, blob, dek,
+            None if created else w.meta_json, w.max_versions, event)
         return _meta(row), created
 
     async def read(self, ctx: RequestContext, name: str,
                    version: int | None = None) -> SecretValue:
+        """One round trip on PostgreSQL: the secret, the version and the audit event
+        (its status decided in SQL from what was found) in one statement. Decryption
+        comes after the event, so a ciphertext that fails its integrity check (rare:
+        server-side corruption) leaves two events: the read's, with status ok, then one
+        with status integrity-error; the caller gets the error, never the value."""
         rules.check_name(name)
         error: UnisonError | None = None
         result: SecretValue | None = None
         async with self.db.statement(ctx) as conn:
-            row, stored = await self.repo.get_secret_and_version(conn, ctx.tenant_id,
-                                                            ctx.person_id, name, version)
+            row, stored = await self.repo.read_audited(
+                conn, ctx.tenant_id, ctx.person_id, name, version,
+                self.audit.prepare(ctx, self._event(ctx, "vault.read", name)))
             wanted = version or (row.current_version if row else 0)
             if row is None:
                 error = NotFound(f"no secret named {name}")
             elif row.deleted_at is not None:
                 error = Gone(f"secret {name} is deleted; POST .../undelete restores it")
+            elif stored is None:
+                error = NotFound(f"secret {name} has no version {wanted}")
+            elif stored.ciphertext is None:
+                error = Gone(f"version {wanted} of {name} was destroyed")
             else:
                 result, error = await self._open(conn, ctx, row, wanted, stored)
-            await self._audit(conn, ctx, "vault.read", name,
-                              "ok" if error is None else error.code, version=wanted)
+        # Raised out here: on SQLite an error inside the block would roll the event back.
         if error is not None:
             raise error
         assert result is not None
         return result
 
     async def _open(self, conn: StatementConnection, ctx: RequestContext, row: SecretRow,
-                    version: int, stored: VersionRow | None
+                    version: int, stored: VersionRow
                     ) -> tuple[SecretValue | None, UnisonError | None]:
-        if stored is None:
-            return None, NotFound(f"secret {row.name} has no version {version}")
-        if stored.ciphertext is None:
-            return None, Gone(f"version {version} of {row.name} was destroyed")
+        assert stored.ciphertext is not None
         try:
             plain = await self.keys.decrypt(conn, ctx.tenant_id, AAD_KIND, str(row.id),
                                             stored.dek_version, stored.ciphertext, version)
@@ -139,9 +216,11 @@ class VaultService:
             logger.error("vault ciphertext failed authentication",
                          extra={"tenant_id": ctx.tenant_id, "record_id": str(row.id),
                                 "record_version": version})
-            return None, VaultIntegrityError(
+            error = VaultIntegrityError(
                 f"version {version} of {row.name} failed its integrity check and was not "
                 "returned; the operators have been alerted by the server log")
+            await self._audit(conn, ctx, "vault.read", row.name, error.code, version=version)
+            return None, error
         return SecretValue(name=row.name, version=version, value=plain.decode(),
                            metadata=row.metadata, created_at=stored.created_at), None
 
