@@ -36,9 +36,9 @@ lint: install
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen mypy shared/src services/storage/src devstack/src bench
 
-# wrk (Debian's package) drives the HTTP load and perf (linux-perf) counts the server's
-# instructions; without them (not root, no apt) the run falls back to its Python client,
-# or leaves the instruction counts out, and says so.
+# wrk (Debian's package) drives the HTTP load; without it (not root, no apt) the run
+# falls back to its Python client and says so. perf (linux-perf) is for
+# `python -m bench.instructions`, which counts instructions per request in-process.
 bench: install
 	@for tool in wrk:wrk perf:linux-perf; do \
 		command -v $${tool%%:*} >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \

@@ -58,27 +58,6 @@ def evaluate(data: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _instruction_ratios(data: dict[str, Any]) -> list[str]:
-    """The floor ratio in instructions: the share of a request's server-side work that
-    the framework floor would be (whoami's instructions / the scenario's), a figure the
-    host's noise does not move. Supporting evidence only: the targets are rates."""
-    rows = []
-    for config, results in data["http"].items():
-        floor = _find(results, "whoami", TARGET_CONCURRENCY)
-        base = (floor or {}).get("server_kinstr_per_req")
-        for r in results:
-            own = r.get("server_kinstr_per_req")
-            if r["concurrency"] == TARGET_CONCURRENCY and base and own and r is not floor:
-                rows.append([config, r["scenario"], own, base, round(base / own, 3)])
-    if not rows:
-        return []
-    return ["", f"Server instructions per request against the no-op floor (at "
-            f"{TARGET_CONCURRENCY} clients; the rate a request could reach if CPU bound, "
-            "relative to the floor's):", "",
-            _table(["config", "scenario", "k-instructions/req", "floor k-instructions/req",
-                    "floor / scenario"], rows)]
-
-
 def _table(header: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -88,7 +67,6 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 def _result_rows(results: list[dict[str, Any]]) -> list[list[Any]]:
     return [[r["scenario"], r["concurrency"], r["rps"], r["p50_ms"], r["p95_ms"], r["p99_ms"],
              r["max_ms"], r["conflicts"], r["errors"], r.get("server_cpu_us_per_req", "-"),
-             r.get("server_kinstr_per_req") or "-",
              r.get("postgres_cpu_us_per_req", "-"), _client_us(r),
              r.get("paired_floor_rps", "-")] for r in results]
 
@@ -101,8 +79,7 @@ def _client_us(r: dict[str, Any]) -> int:
 
 
 HEAD = ["scenario", "clients", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "412s",
-        "errors", "server CPU us/req", "server k-instructions/req", "PostgreSQL CPU us/req",
-        "client CPU us/req",
+        "errors", "server CPU us/req", "PostgreSQL CPU us/req", "client CPU us/req",
         "paired floor req/s"]
 
 
@@ -133,7 +110,6 @@ def markdown(data: dict[str, Any]) -> str:
         else:
             parts.append(f"not measured: {obj.get('upload', {}).get('skipped', 'unknown')}"
                          f" (dd alone: {obj.get('dd', {}).get('mb_s')} MB/s)")
-    parts += _instruction_ratios(data)
     if data.get("skipped"):
         parts += ["", "Scenarios not measured: " + "; ".join(data["skipped"])]
     targets = data.get("targets", [])
