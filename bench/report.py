@@ -88,7 +88,9 @@ def markdown(data: dict[str, Any]) -> str:
              f"{data['config']['seconds']} s measured per scenario after "
              f"{data['config']['warmup']} s warm-up. Load average (1, 5, 15 min) "
              f"{data['machine'].get('loadavg_start')} at the start, "
-             f"{data['machine'].get('loadavg_end')} at the end.", "",
+             f"{data['machine'].get('loadavg_end')} at the end; Python speed probe "
+             f"(`sum(range(1000))`, best of 5) {data['machine'].get('cpu_probe_us_start')} "
+             f"µs at the start, {data['machine'].get('cpu_probe_us_end')} at the end.", "",
              "Raw asyncpg baselines (separate process, one connection per client):", "",
              _table(HEAD, _result_rows(data["baselines"]))]
     for config, results in data["http"].items():

@@ -64,3 +64,19 @@ async def test_legacy_person_id_in_metadata_must_be_the_callers(client, alice):
     r = await client.post("/vault", headers=alice.headers,
                           json={"cipher_text": "x", "metadata": {"person_id": "someone-else"}})
     assert r.status_code == 403
+
+
+async def test_a_write_that_keeps_losing_races_answers_the_legacy_shape(
+        client, alice, storage_app, monkeypatch):
+    # The vault answers Conflict only after six lost races in a row, which a test cannot
+    # provoke without deadlocking its own locked attempts: the service is stubbed here
+    # to check the legacy route's mapping alone.
+    from unison_shared.errors import Conflict
+
+    async def always_conflict(*args, **kwargs):
+        raise Conflict("changed by other writes on every attempt; retry the write")
+
+    monkeypatch.setattr(storage_app.state.services.vault, "put", always_conflict)
+    r = await client.post("/vault", headers=alice.headers,
+                          json={"key_id": "busy", "cipher_text": "x"})
+    assert r.status_code == 409 and r.json() == {"ok": False, "error": "conflict"}

@@ -14,7 +14,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from unison_shared.errors import BadRequest, Gone, NotFound, PayloadTooLarge
+from unison_shared.errors import BadRequest, Conflict, Gone, NotFound, PayloadTooLarge
 
 from ..deps import Ctx, Svc
 from ..vault.service import VaultIntegrityError
@@ -56,6 +56,8 @@ async def put_secret(request: Request, ctx: Ctx, svc: Svc) -> dict[str, Any] | J
         return fail("too-large", 413)
     except BadRequest:
         return fail("invalid-key_id", 400)
+    except Conflict:  # other writes kept winning the race for this secret: retry later
+        return fail("conflict", 409)
     return {"ok": True, "key_id": key_id}
 
 
