@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -10,9 +11,11 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel
 
+from tests.conftest import TEST_SECRET, environ
 from unison_shared.app import add_readiness_check, create_service_app
 from unison_shared.auth import RequestContext, authenticated
-from unison_shared.errors import Conflict
+from unison_shared.errors import Conflict, NotFound
+from unison_shared.routing import default_routing, route_index
 from unison_shared.settings import AuthSettings, Environment, ServiceSettings
 
 SECRET = "shared-tests-secret-long-enough-for-hs256"
@@ -70,3 +73,38 @@ async def shared_client() -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://svc") as c:
         yield c
+
+
+class _NoServices:
+    def __getattr__(self, name: str) -> Any:
+        raise NotFound("no services in routing tests")
+
+
+def storage_app_without_services(state: Path) -> FastAPI:
+    """The storage app as `create_app` builds it, without its lifespan: the domain
+    services are a stand-in whose every use is a NotFound, so a request goes through
+    routing, authentication, validation, the endpoint and the error handlers, never a
+    database."""
+    from unison_storage.main import create_app
+
+    env = {"UNISON_ENVIRONMENT": "test", "UNISON_AUTH_HS256_SECRET": TEST_SECRET,
+           "UNISON_DATABASE_URL": "postgresql+asyncpg://u:p@127.0.0.1:1/none",
+           "UNISON_STATE_DIR": str(state), "UNISON_LOG_LEVEL": "WARNING",
+           "UNISON_ACCESS_LOG": "false"}
+    with environ(env):
+        app = create_app()
+    app.state.services = _NoServices()
+    return app
+
+
+@pytest.fixture(scope="module")
+def apps(tmp_path_factory: pytest.TempPathFactory) -> tuple[FastAPI, FastAPI]:
+    """(default, indexed) storage apps: FastAPI's lookup, inclusion and request handlers,
+    against the app as created (route index, flattened routers, planned handlers)."""
+    state = tmp_path_factory.mktemp("storage-state")
+    indexed = storage_app_without_services(state)
+    with default_routing():
+        default = storage_app_without_services(state)
+    assert route_index(indexed) is not None
+    assert route_index(default) is None
+    return default, indexed

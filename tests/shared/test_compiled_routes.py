@@ -11,7 +11,6 @@ bodies included: the storage app as created (planned routes) against one built i
 from __future__ import annotations
 
 import json
-from collections.abc import MutableMapping
 from typing import Annotated, Any
 
 import pytest
@@ -23,9 +22,8 @@ from pydantic import BaseModel, Field
 
 from unison_shared.compiled_routes import CompiledRoute, planned_routes
 from unison_shared.errors import Conflict, install_error_handlers
-from unison_shared.routing import default_routing
 
-from .test_routing import _sample_path, _scope, _storage_app
+from .test_routing import _call, _sample_path, _scope
 
 
 async def _send(app: FastAPI, method: str, path: str, body: bytes = b"",
@@ -34,20 +32,7 @@ async def _send(app: FastAPI, method: str, path: str, body: bytes = b"",
     scope["query_string"] = query.encode()
     if body:
         scope["headers"].append((b"content-length", str(len(body)).encode()))
-    answer: dict[str, Any] = {"body": b""}
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: MutableMapping[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            answer["status"] = message["status"]
-            answer["headers"] = sorted((k.lower(), v) for k, v in message["headers"]
-                                       if k.lower() != b"date")
-        elif message["type"] == "http.response.body":
-            answer["body"] += message.get("body", b"")
-
-    await app(scope, receive, send)
+    answer = await _call(app, scope, body)
     return answer["status"], answer["headers"], answer["body"]
 
 
@@ -244,18 +229,8 @@ async def test_dependency_overrides_go_to_fastapis_handler() -> None:
 
 # --- the storage API ---------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def storage_apps(tmp_path_factory: pytest.TempPathFactory) -> tuple[FastAPI, FastAPI]:
-    """(FastAPI's handlers, planned handlers)."""
-    state = tmp_path_factory.mktemp("compiled-state")
-    planned = _storage_app(state)
-    with default_routing():
-        standard = _storage_app(state)
-    return standard, planned
-
-
-def test_the_hot_storage_routes_are_planned(storage_apps: tuple[FastAPI, FastAPI]) -> None:
-    _, planned = storage_apps
+def test_the_hot_storage_routes_are_planned(apps: tuple[FastAPI, FastAPI]) -> None:
+    _, planned = apps
     routes = set(planned_routes(planned.router.routes))
     for hot in ("GET /v1/whoami", "GET /v1/kv/{namespace}/{key}",
                 "PUT /v1/kv/{namespace}/{key}", "POST /v1/memory/sessions/{session_id}/entries",
@@ -285,8 +260,8 @@ _BODIES: list[tuple[bytes, dict[str, str]]] = [
 
 
 async def test_storage_routes_answer_as_with_fastapis_handler(
-        storage_apps: tuple[FastAPI, FastAPI]) -> None:
-    standard, planned = storage_apps
+        apps: tuple[FastAPI, FastAPI]) -> None:
+    standard, planned = apps
     compared = 0
     for context in iter_route_contexts(standard.router.routes):
         if not isinstance(context.original_route, APIRoute):

@@ -23,10 +23,10 @@ from starlette.convertors import IntegerConvertor
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount
 
-from tests.conftest import TEST_SECRET, environ
+from tests.conftest import TEST_SECRET
 from unison_devstack.tokens import mint_token
 from unison_shared.auth import RequestContext, authenticated
-from unison_shared.errors import Conflict, NotFound
+from unison_shared.errors import Conflict
 from unison_shared.routing import (
     RouteIndex,
     default_routing,
@@ -35,41 +35,11 @@ from unison_shared.routing import (
     route_index,
 )
 
-from .conftest import build_app
+from .conftest import build_app, storage_app_without_services
 
 REQUEST_ID = "0123456789abcdef0123456789abcdef"
 TRACEPARENT = "00-0123456789abcdef0123456789abcdef-0123456789abcdef-01"
 TOKEN = mint_token(TEST_SECRET, person_id="p-routing", household_id="h-routing")
-
-
-class _NoServices:
-    def __getattr__(self, name: str) -> Any:
-        raise NotFound("no services in routing tests")
-
-
-def _storage_app(state: Path) -> FastAPI:
-    from unison_storage.main import create_app
-
-    env = {"UNISON_ENVIRONMENT": "test", "UNISON_AUTH_HS256_SECRET": TEST_SECRET,
-           "UNISON_DATABASE_URL": "postgresql+asyncpg://u:p@127.0.0.1:1/none",
-           "UNISON_STATE_DIR": str(state), "UNISON_LOG_LEVEL": "WARNING",
-           "UNISON_ACCESS_LOG": "false"}
-    with environ(env):
-        app = create_app()
-    app.state.services = _NoServices()
-    return app
-
-
-@pytest.fixture(scope="module")
-def apps(tmp_path_factory: pytest.TempPathFactory) -> tuple[FastAPI, FastAPI]:
-    """(default, indexed) storage apps."""
-    state = tmp_path_factory.mktemp("routing-state")
-    indexed = _storage_app(state)
-    with default_routing():
-        default = _storage_app(state)
-    assert route_index(indexed) is not None
-    assert route_index(default) is None
-    return default, indexed
 
 
 def _scope(method: str, path: str, *, root_path: str = "",
@@ -84,12 +54,12 @@ def _scope(method: str, path: str, *, root_path: str = "",
             "headers": [(k.encode(), v.encode()) for k, v in base.items()]}
 
 
-async def _call(app: FastAPI, scope: dict[str, Any]) -> dict[str, Any]:
+async def _call(app: FastAPI, scope: dict[str, Any], body: bytes = b"") -> dict[str, Any]:
     """The response (status, headers, body) and the scope the app left behind."""
     answer: dict[str, Any] = {"body": b""}
 
     async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": body, "more_body": False}
 
     async def send(message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.start":
@@ -225,7 +195,7 @@ async def test_root_path_is_honoured(apps: tuple[FastAPI, FastAPI]) -> None:
 
 
 async def test_a_route_added_later_is_found(tmp_path: Path) -> None:
-    app = _storage_app(tmp_path)
+    app = storage_app_without_services(tmp_path)
     index = route_index(app)
     assert index is not None
     first = index.table()
@@ -330,7 +300,7 @@ async def _lifespan(app: FastAPI) -> list[str]:
 
 
 async def test_mounts_and_websockets(tmp_path: Path) -> None:
-    app = _storage_app(tmp_path)
+    app = storage_app_without_services(tmp_path)
     sub = FastAPI()
 
     @sub.get("/hello")
@@ -389,7 +359,7 @@ async def test_lifespan_and_startup_handlers_of_included_routers() -> None:
 
 
 async def test_unsafe_routers_are_included_the_fastapi_way(tmp_path: Path) -> None:
-    app = _storage_app(tmp_path)
+    app = storage_app_without_services(tmp_path)
     router = APIRouter(prefix="/v1/rt")
 
     @router.get("/a")
