@@ -81,17 +81,21 @@ class _Param:
     validate_default: bool
     field: Any  # fastapi's ModelField
 
-    def resolve(self, request: Request, values: dict[str, Any], errors: list[Any]) -> None:
+    def resolve(self, request: Request, values: dict[str, Any], errors: list[Any],
+                memo: dict[Any, Any]) -> None:
         source: Any
         if self.source == "path":
             source = request.path_params
+        elif self.source == "header":
+            source = request.headers if self.sequence else _header_map(request, memo)
         elif self.source == "query":
             source = request.query_params
-        elif self.source == "header":
-            source = request.headers
         else:
             source = request.cookies
-        key = next((k for k in self.keys if k in source), self.keys[0])
+        keys = self.keys
+        key = keys[0]
+        if len(keys) > 1:
+            key = next((k for k in keys if k in source), key)
         value: Any = source.getlist(key) if self.sequence else source.get(key)
         loc = (self.loc_kind, key)
         if value is None or (self.sequence and len(value) == 0):
@@ -107,6 +111,31 @@ class _Param:
             errors.extend(errs)
         else:
             values[self.name] = validated
+
+
+_HEADERS = object()  # the memo's key for the request's header map
+
+
+class _HeaderMap(dict[str, str]):
+    """The request's headers as Starlette's `Headers.get` answers them (the first value of
+    a repeated header; names matched in lower case), in one pass: `Headers.get` scans the
+    list per lookup and raises and catches a KeyError for every absent header."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return super().get(key.lower(), default)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and super().__contains__(key.lower())
+
+
+def _header_map(request: Request, memo: dict[Any, Any]) -> _HeaderMap:
+    headers = memo.get(_HEADERS)
+    if headers is None:
+        headers = _HeaderMap()
+        for name, value in request.scope["headers"]:
+            headers.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+        memo[_HEADERS] = headers
+    return headers
 
 
 @dataclass(frozen=True)
@@ -125,7 +154,9 @@ class _Plan:
     async def solve(self, request: Request, body: Any, sub_response: Response,
                     cache: dict[Any, Any], errors: list[Any]) -> dict[str, Any]:
         """The callable's arguments; validation errors go to `errors` (FastAPI's order:
-        dependencies first, then path, query, header and cookie parameters, then the body)."""
+        dependencies first, then path, query, header and cookie parameters, then the body).
+        `cache` is the request's memo: dependency results by callable (FastAPI's
+        per-request cache) and the header map."""
         values: dict[str, Any] = {}
         for dep in self.dependencies:
             own: list[Any] = []
@@ -140,7 +171,7 @@ class _Plan:
             if dep.name is not None:
                 values[dep.name] = solved
         for param in self.params:
-            param.resolve(request, values, errors)
+            param.resolve(request, values, errors, cache)
         if self.body is not None:
             self._resolve_body(body, values, errors)
         for name in self.request_names:

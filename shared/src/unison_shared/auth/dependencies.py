@@ -52,20 +52,20 @@ def _body_is_a_request(request: Request) -> bool:
 
 async def _named_persons(request: Request) -> set[str]:
     found: set[str] = set()
+    path_params = request.path_params
+    has_query = bool(request.scope.get("query_string"))  # parsed only when there is one
     for key in _IDENTITY_KEYS:
-        if key in request.path_params:
-            found.add(str(request.path_params[key]))
-        for item in request.query_params.getlist(key):
-            found.add(item)
-    ctype = request.headers.get("content-type", "")
-    if _body_is_a_request(request) and ctype.startswith("application/json"):
-        raw = await request.body()
-        if raw:
-            # Starlette keeps the parsed body on the request: a route with a body model
-            # has parsed it already, so it is not parsed twice. A malformed body is
-            # reported by the route's own validation.
-            with contextlib.suppress(ValueError, RecursionError):  # too deep for json
-                _collect_ids(await request.json(), found)
+        if key in path_params:
+            found.add(str(path_params[key]))
+        if has_query:
+            found.update(request.query_params.getlist(key))
+    if _body_is_a_request(request) and \
+            request.headers.get("content-type", "").startswith("application/json"):
+        # Starlette keeps the parsed body on the request: a route with a body model has
+        # parsed it already, so it is not parsed twice. An empty or malformed body is
+        # reported by the route's own validation.
+        with contextlib.suppress(ValueError, RecursionError):  # too deep for json
+            _collect_ids(await request.json(), found)
     return found
 
 
