@@ -42,6 +42,7 @@ from fastapi import params
 from fastapi._compat import field_annotation_is_sequence, get_missing_field_error
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies.models import Dependant
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError, ResponseValidationError
 from fastapi.routing import APIRoute
 from fastapi.utils import is_body_allowed_for_status_code
@@ -341,8 +342,6 @@ class CompiledRoute(APIRoute):
                     exclude_none=exclude_none)
                 response = Response(content=content, media_type="application/json", **args)
             else:
-                from fastapi.encoders import jsonable_encoder
-
                 response = default_class(jsonable_encoder(raw), **args)
             if not is_body_allowed_for_status_code(response.status_code):
                 response.body = b""
