@@ -36,6 +36,18 @@ async def test_validation_names_the_field(shared_client):
     assert legacy.json()["ok"] is False and "name" in legacy.json()["detail"]
 
 
+async def test_a_body_that_is_not_json_is_named_as_the_body(shared_client):
+    r = await shared_client.post("/v1/things", content=b'{"name": ', headers={
+        **auth(), "content-type": "application/json"})
+    assert r.status_code == 422
+    assert r.json()["errors"] == [
+        {"field": "body", "message": "invalid JSON at character 9: Expecting value"}]
+    assert r.json()["detail"] == "body: invalid JSON at character 9: Expecting value"
+    legacy = await shared_client.post("/legacy/things", content=b"{", headers={
+        **auth(), "content-type": "application/json"})
+    assert legacy.status_code == 400 and legacy.json()["errors"][0]["field"] == "body"
+
+
 async def test_unhandled_error_is_problem_500_without_leaking(shared_client, caplog):
     with caplog.at_level(logging.ERROR):
         r = await shared_client.get("/v1/boom", headers=auth())

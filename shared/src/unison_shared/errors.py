@@ -120,6 +120,19 @@ def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "request"
 
 
+def _describe(error: dict[str, Any]) -> dict[str, str]:
+    """One validation error as {field, message}. A body that is not JSON at all is
+    reported against `body` with where parsing stopped (its location is ("body", pos),
+    which would otherwise name a field "12")."""
+    if error.get("type") == "json_invalid":
+        loc = error.get("loc", ())
+        where = f" at character {loc[1]}" if len(loc) > 1 else ""
+        reason = (error.get("ctx") or {}).get("error")
+        return {"field": "body",
+                "message": f"invalid JSON{where}" + (f": {reason}" if reason else "")}
+    return {"field": _field_name(error.get("loc", ())), "message": error.get("msg", "invalid")}
+
+
 # SQLSTATE class 22, "data exception": invalid text, untranslatable characters, ...
 DATA_EXCEPTION_CLASS = "22"
 
@@ -166,10 +179,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        errors = [
-            {"field": _field_name(e.get("loc", ())), "message": e.get("msg", "invalid")}
-            for e in exc.errors()
-        ]
+        errors = [_describe(e) for e in exc.errors()]
         first = errors[0] if errors else {"field": "request", "message": "invalid"}
         detail = f"{first['field']}: {first['message']}"
         if not is_new_api(request):
