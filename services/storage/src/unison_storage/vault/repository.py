@@ -124,7 +124,7 @@ async def read_audited(conn: StatementConnection, t: str, p: str, name: str,
                        ) -> tuple[SecretRow | None, VersionRow | None]:
     """A secret and one of its versions (the current one when `version` is None), and
     the read's audit event, in ONE round trip. The event is `event` with the status
-    `read_status` gives (computed here in SQL) and the payload {"version": the version
+    `rules.read_error` gives (computed here in SQL) and the payload {"version": the version
     wanted}; `event`'s own status and payload are not used. The rows come back only if
     the event was appended (an append error fails the statement)."""
     row = await fetchrow(conn, _READ_AUDITED, {
@@ -134,18 +134,6 @@ async def read_audited(conn: StatementConnection, t: str, p: str, name: str,
     if row[0] is None:
         return None, None
     return SecretRow(*row[:8]), VersionRow(*row[8:]) if row[8] is not None else None
-
-
-def read_status(secret: SecretRow | None, stored: VersionRow | None) -> str:
-    """The audit status of a read that found `secret` and `stored` (before decryption):
-    `_READ_AUDITED` computes the same in SQL."""
-    if secret is None:
-        return NotFound.code
-    if secret.deleted_at is not None:
-        return Gone.code
-    if stored is None:
-        return NotFound.code
-    return Gone.code if stored.ciphertext is None else "ok"
 
 
 # A write of version :n + 1 that happens only if the secret is still at version :n: the

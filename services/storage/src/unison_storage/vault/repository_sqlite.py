@@ -32,8 +32,8 @@ from .repository import (
     VersionRow,
     list_params,
     list_sql,
-    read_status,
 )
+from .rules import read_error
 
 # A secret and one of its versions (the current one when :v is NULL).
 _READ = ("SELECT " + ", ".join(f"s.{c.strip()}" for c in S_COLS.split(",")) + ", "
@@ -70,13 +70,14 @@ async def read_audited(conn: AsyncConnection, t: str, p: str, name: str,
                        version: int | None, event: NewEvent
                        ) -> tuple[SecretRow | None, VersionRow | None]:
     """A secret and one of its versions (the current one when `version` is None), and
-    the read's audit event (status `read_status`, payload {"version": the version
-    wanted}), in the caller's transaction."""
+    the read's audit event (status: the code of `rules.read_error`, or ok; payload
+    {"version": the version wanted}), in the caller's transaction."""
     row = (await conn.execute(text(_READ), {"t": t, "p": p, "n": name, "v": version})).first()
     secret = None if row is None else _secret(row[:8])
     stored = None if row is None or row[8] is None else _version(row[8:])
     wanted = version or (secret.current_version if secret else 0)
-    status = read_status(secret, stored)
+    error = read_error(name, wanted, secret, stored)
+    status = "ok" if error is None else error.code
     await audit_sqlite.append_event(conn, replace(
         event, status=status, payload_json=json.dumps({"version": wanted})))
     if stored is not None and status != "ok":

@@ -10,10 +10,20 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from unison_shared import jsonutil
-from unison_shared.errors import BadRequest, PayloadTooLarge, PreconditionFailed
+from unison_shared.errors import (
+    BadRequest,
+    Gone,
+    NotFound,
+    PayloadTooLarge,
+    PreconditionFailed,
+    UnisonError,
+)
+
+if TYPE_CHECKING:
+    from .repository import SecretRow, VersionRow
 
 NAME_RE = re.compile(r"[A-Za-z0-9_.:/\-]{1,256}")
 RESERVED_LAST_SEGMENTS = frozenset({"metadata", "undelete", "destroy"})
@@ -70,3 +80,20 @@ def decode_cursor(cursor: str | None) -> str:
         return base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("cursor: not one this service issued") from exc
+
+
+def read_error(name: str, wanted: int, secret: SecretRow | None,
+               stored: VersionRow | None) -> UnisonError | None:
+    """Why a read that found `secret` and its version `stored` returns no value (before
+    decryption); None when there is a ciphertext to open. Its code is the read's audit
+    status: the SQLite repository records it, and PostgreSQL's read statement
+    (`repository._READ_AUDITED`) computes the same codes in SQL."""
+    if secret is None:
+        return NotFound(f"no secret named {name}")
+    if secret.deleted_at is not None:
+        return Gone(f"secret {name} is deleted; POST .../undelete restores it")
+    if stored is None:
+        return NotFound(f"secret {name} has no version {wanted}")
+    if stored.ciphertext is None:
+        return Gone(f"version {wanted} of {name} was destroyed")
+    return None

@@ -27,7 +27,6 @@ from unison_shared.crypto import CryptoError
 from unison_shared.errors import (
     BadRequest,
     Conflict,
-    Gone,
     NotFound,
     PreconditionFailed,
     UnisonError,
@@ -189,15 +188,10 @@ class VaultService:
                 conn, ctx.tenant_id, ctx.person_id, name, version,
                 self.audit.prepare(ctx, self._event(ctx, "vault.read", name)))
             wanted = version or (row.current_version if row else 0)
-            if row is None:
-                error = NotFound(f"no secret named {name}")
-            elif row.deleted_at is not None:
-                error = Gone(f"secret {name} is deleted; POST .../undelete restores it")
-            elif stored is None:
-                error = NotFound(f"secret {name} has no version {wanted}")
-            elif stored.ciphertext is None:
-                error = Gone(f"version {wanted} of {name} was destroyed")
-            else:
+            error = rules.read_error(name, wanted, row, stored)
+            if error is None:
+                assert row is not None
+                assert stored is not None
                 result, error = await self._open(conn, ctx, row, wanted, stored)
         # Raised out here: on SQLite an error inside the block would roll the event back.
         if error is not None:
