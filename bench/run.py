@@ -22,6 +22,7 @@ from typing import Any
 
 from . import report
 from .cpu import CpuMeter
+from .placement import Placement, pin_process_tree, taskset
 from .servers import BENCH_SECRET, REPO_ROOT, Backends, StorageProcess
 from .wrkgen import wrk_path
 
@@ -30,9 +31,12 @@ DEFAULT_SCENARIOS = ["whoami", "kv_cas_write", "kv_read", "memory_write", "memor
                      "vault_write", "vault_read", "audit_append"]
 
 
-def _child(module: str, spec: dict[str, Any], timeout: float) -> dict[str, Any]:
-    """Run a generator module in its own Python process; it answers one JSON object."""
-    proc = subprocess.run([sys.executable, "-m", module], input=json.dumps(spec).encode(),
+def _child(module: str, spec: dict[str, Any], timeout: float,
+           cpus: frozenset[int] | None = None) -> dict[str, Any]:
+    """Run a generator module in its own Python process (on `cpus` when given); it
+    answers one JSON object."""
+    proc = subprocess.run([*taskset(cpus), sys.executable, "-m", module],
+                          input=json.dumps(spec).encode(),
                           capture_output=True, cwd=REPO_ROOT, timeout=timeout, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"{module} failed: {proc.stderr.decode()[-2000:]}")
@@ -67,7 +71,8 @@ def run_baselines(args: argparse.Namespace, backends: Backends, run_id: str,
             spec = {"op": op, "concurrency": conc, "seconds": args.seconds,
                     "warmup": args.warmup, "raw_dsn": backends.raw_dsn,
                     "storage_dsn": backends.storage_dsn, "run_id": run_id}
-            r = _child("bench.pgbase", spec, args.seconds * 4 + 120)
+            r = _child("bench.pgbase", spec, args.seconds * 4 + 120,
+                       args.placement.under_test if args.placement else None)
             print(f"  raw {op:12s} x{conc:<3d} {r['rps']:>9.1f}/s  p99 {r['p99_ms']} ms",
                   flush=True)
             results.append(r)
@@ -77,6 +82,7 @@ def run_baselines(args: argparse.Namespace, backends: Backends, run_id: str,
 def run_http(args: argparse.Namespace, server: StorageProcess, run_id: str,
              concs: list[int], skipped: list[str]) -> list[dict[str, Any]]:
     results = []
+    loadgen_cpus = args.placement.others if args.placement else None
     for scenario in args.scenarios:
         for conc in concs:
             spec = {"scenario": scenario, "concurrency": conc, "seconds": args.seconds,
@@ -88,11 +94,12 @@ def run_http(args: argparse.Namespace, server: StorageProcess, run_id: str,
                 # before the scenario gives the ratio a baseline under the same conditions.
                 floor_spec = {**spec, "scenario": "whoami", "run_id": spec["run_id"] + "-f"}
                 paired = _child(f"bench.{args.loadgen_module}", floor_spec,
-                                args.seconds * 4 + 120)
+                                args.seconds * 4 + 120, loadgen_cpus)
             server.backends.reset_statements()
             meter = CpuMeter(server.worker_pids(), server.backends.postgres.pid())
             try:
-                r = _child(f"bench.{args.loadgen_module}", spec, args.seconds * 4 + 120)
+                r = _child(f"bench.{args.loadgen_module}", spec, args.seconds * 4 + 120,
+                           loadgen_cpus)
                 if paired is not None:
                     r["paired_floor_rps"] = paired["rps"]
                     r["paired_floor_p99_ms"] = paired["p99_ms"]
@@ -151,6 +158,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-paired-floor", dest="paired_floor", action="store_false",
                    help="compare with the one whoami row instead of a floor measured "
                         "right before each scenario")
+    p.add_argument("--pin", action="store_true",
+                   help="the server (or a baseline's asyncpg client) on the first CPU; "
+                        "PostgreSQL, Redis and the load generator on the others (one worker)")
     p.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto",
                    help="HTTP load generator: wrk (C) or the aiohttp client; auto = wrk "
                         "when installed")
@@ -163,6 +173,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     elif args.loadgen == "wrk" and not wrk_path():
         p.error("--loadgen wrk: wrk is not installed (apt-get install wrk)")
     args.loadgen_module = "wrkgen" if args.loadgen == "wrk" else "loadgen"
+    args.placement = Placement.split() if args.pin else None
+    if args.pin and args.workers != "1":
+        p.error("--pin gives the server one CPU: use it with --workers 1")
     args.scenarios = [s for s in args.scenarios.split(",") if s]
     args.baselines = [s for s in args.baselines.split(",") if s]
     if args.only_upload:
@@ -182,12 +195,17 @@ def main(argv: list[str] | None = None) -> int:
     data: dict[str, Any] = {"run_id": run_id, "config": {
         "seconds": args.seconds, "warmup": args.warmup, "concurrency": concs,
         "workers": workers, "loadgen": args.loadgen, "paired_floor": args.paired_floor,
+        "placement": args.placement.describe() if args.placement else "unpinned",
         "command": "uv run python -m bench.run " + " ".join(
             sys.argv[1:] if argv is None else argv)}, "http": {}, "skipped": []}
     started = time.monotonic()
     try:
         print(f"starting PostgreSQL (fsync on) and Redis in {root}", flush=True)
         backends.start()
+        if args.placement:
+            for pid in (backends.postgres.pid(), backends.redis_pid()):
+                pin_process_tree(pid, args.placement.others)
+            print(f"placement: {args.placement.describe()}", flush=True)
         pg_version = backends.postgres.psql("SHOW server_version").strip()
         data["machine"] = machine_info(f"PostgreSQL {pg_version}", root)
         # Other work on the machine moves every figure: record how busy it was.
@@ -199,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
             config = f"{w} worker" + ("s" if w > 1 else "")
             if args.app != "unison_storage.main:create_app":
                 config += f" ({args.app.rsplit(':', 1)[-1]})"
-            server = StorageProcess(backends, w, root / "objects", args.app)
+            server = StorageProcess(backends, w, root / "objects", args.app,
+                                    cpus=args.placement.under_test if args.placement else None)
             server.start()
             try:
                 print(f"storage service, {config}", flush=True)
@@ -209,6 +228,10 @@ def main(argv: list[str] | None = None) -> int:
                     data["profile"] = profile_scenario(args, server, run_id, max(concs))
                 if args.object_mib and w == workers[0]:
                     from .upload import measure_objects
+
+                    if args.placement:
+                        # The upload compares with dd, which no placement constrains.
+                        pin_process_tree(server.process_pid(), frozenset(os.sched_getaffinity(0)))
                     data["objects"] = measure_objects(server, root, args.object_mib, config,
                                                       args.upload_rounds)
             finally:

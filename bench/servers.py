@@ -23,6 +23,8 @@ from unison_devstack.postgres import PostgresServer
 from unison_devstack.procs import free_port, spawn, stop_pid, wait_until
 from unison_devstack.redis import RedisServer
 
+from .placement import taskset
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_SECRET = "bench-hs256-secret-that-is-long-enough-for-hmac"
 STORAGE_DB = "storage_bench"
@@ -53,6 +55,10 @@ class Backends:
             self.postgres.ensure_database(name)
         run_migrations(self.postgres.url(STORAGE_DB))
         self.postgres.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", STORAGE_DB)
+
+    def redis_pid(self) -> int:
+        assert self.redis.process is not None
+        return self.redis.process.pid
 
     def reset_statements(self) -> None:
         self.postgres.psql("SELECT pg_stat_statements_reset()", STORAGE_DB)
@@ -92,6 +98,7 @@ class StorageProcess:
     workers: int
     objects_dir: Path
     app: str = "unison_storage.main:create_app"
+    cpus: frozenset[int] | None = None
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -120,7 +127,7 @@ class StorageProcess:
 
     def start(self) -> int:
         self.objects_dir.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "uvicorn", self.app, "--factory",
+        cmd = [*taskset(self.cpus), sys.executable, "-m", "uvicorn", self.app, "--factory",
                "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
                "--loop", "uvloop", "--http", "httptools", "--no-access-log",
                "--log-level", "warning"]
@@ -140,6 +147,10 @@ class StorageProcess:
             return httpx.get(f"{self.base_url}/readyz", timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
+
+    def process_pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
 
     def worker_pids(self) -> list[int]:
         """The processes that serve requests: the workers, or the single process."""
