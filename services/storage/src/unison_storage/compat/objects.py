@@ -81,8 +81,8 @@ async def put_object(body: LegacyObject, ctx: Ctx, svc: Svc) -> dict[str, Any] |
     except UnisonError:
         return fail("invalid-content-type", 400)
     try:
-        meta = await svc.objects.upload(ctx, _one(data), Upload(
-            content_type=content_type, content_length=len(data), object_id=body.id))
+        meta = (await svc.objects.upload(ctx, _one(data), Upload(
+            content_type=content_type, content_length=len(data), object_id=body.id))).meta
     except UnisonError as exc:
         return _failure(exc)
     return {"ok": True, "id": meta.id, "size_bytes": meta.size_bytes}

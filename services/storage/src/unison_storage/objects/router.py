@@ -17,6 +17,7 @@ from fastapi.responses import StreamingResponse
 from unison_shared.errors import BadRequest
 
 from ..deps import Ctx, Svc
+from . import idempotency
 from .headers import check_content_type, check_filename, parse_digest, parse_labels
 from .repository import ListFilter
 from .schemas import ObjectId, ObjectMeta, ObjectPage, PresignBody, PresignedURL
@@ -27,8 +28,6 @@ router = APIRouter(prefix="/v1/objects", tags=["objects"])
 public = APIRouter(tags=["objects"])
 
 OptHeader = Annotated[str | None, Header()]
-
-
 
 
 def _content_length(value: str | None) -> int | None:
@@ -46,13 +45,18 @@ async def upload(request: Request, ctx: Ctx, svc: Svc, response: Response,
                  content_type: OptHeader = None, content_length: OptHeader = None,
                  x_filename: OptHeader = None, x_object_labels: OptHeader = None,
                  x_content_sha256: OptHeader = None, digest: OptHeader = None,
-                 content_digest: OptHeader = None) -> ObjectMeta:
+                 content_digest: OptHeader = None,
+                 idempotency_key: OptHeader = None) -> ObjectMeta:
     up = Upload(content_type=check_content_type(content_type),
                 filename=check_filename(filename if filename is not None else x_filename),
                 labels=parse_labels(x_object_labels, label or []),
                 content_length=_content_length(content_length),
-                sha256=parse_digest(x_content_sha256, digest, content_digest))
-    meta = await svc.objects.upload(ctx, request.stream(), up)
+                sha256=parse_digest(x_content_sha256, digest, content_digest),
+                idempotency_key=idempotency.parse_key(idempotency_key))
+    stored = await svc.objects.upload(ctx, request.stream(), up)
+    meta = stored.meta
+    if stored.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/v1/objects/{quote(meta.id, safe='')}"
     response.headers["ETag"] = meta.etag
     return meta

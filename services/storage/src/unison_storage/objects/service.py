@@ -36,7 +36,7 @@ from unison_shared.errors import (
 
 from ..database import Database
 from ..settings import StorageOptions
-from . import presign, repository, repository_sqlite
+from . import idempotency, presign, repository, repository_sqlite
 from .headers import parse_range
 from .protocol import ObjectRepository
 from .reconcile import reconcile
@@ -57,6 +57,13 @@ class Upload:
     content_length: int | None = None
     sha256: str | None = None
     object_id: str | None = None  # legacy callers may choose the id (and re-upload it)
+    idempotency_key: str | None = None  # see idempotency.py
+
+
+@dataclass(frozen=True)
+class Stored:
+    meta: ObjectMeta
+    replayed: bool = False  # a retry answered with the object an earlier attempt stored
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,15 @@ class Download:
 def to_meta(row: ObjectRow) -> ObjectMeta:
     # ObjectMeta takes the fields it declares: tenant_id and storage_key stay behind.
     return ObjectMeta.model_validate(row, from_attributes=True)
+
+
+def _attempt(up: Upload, size: int, sha256: str) -> idempotency.Attempt:
+    return idempotency.Attempt(size, sha256, up.content_type, up.filename, up.labels or {})
+
+
+def _attempt_of(new: NewObject) -> idempotency.Attempt:
+    return idempotency.Attempt(new.size_bytes, new.sha256, new.content_type, new.filename,
+                               new.labels)
 
 
 async def _empty() -> AsyncIterator[bytes]:
@@ -115,11 +131,19 @@ class ObjectService:
                                max_bytes=self.options.object_max_bytes)
 
     async def upload(self, ctx: RequestContext, chunks: AsyncIterator[bytes],
-                     up: Upload) -> ObjectMeta:
+                     up: Upload) -> Stored:
         max_bytes = self.options.object_max_bytes
         quota = self.options.object_quota_bytes
         if up.content_length is not None and up.content_length > max_bytes:
             raise self._max_error(up.content_length)
+        object_id = up.object_id
+        if up.idempotency_key is not None:
+            object_id = idempotency.object_id_for(ctx.tenant_id, ctx.person_id,
+                                                  up.idempotency_key)
+            async with self.db.scoped(ctx) as conn:
+                prior = await self.repo.get(conn, ctx.tenant_id, ctx.person_id, object_id)
+            if prior is not None:  # a retry: nothing is stored, so no quota applies
+                return await self._replay(prior, chunks, up)
         limit = max_bytes
         used = 0
         if quota > 0:
@@ -141,26 +165,49 @@ class ObjectService:
             raise DependencyUnavailable("the object store is unavailable") from exc
         old_key: str | None = None
         try:
-            if up.content_length is not None and size != up.content_length:
-                raise BadRequest(f"Content-Length: said {up.content_length}, body had {size}")
-            if up.sha256 is not None and not hmac.compare_digest(sha256, up.sha256):
-                raise ValidationFailed("digest: the body's SHA-256 does not match the digest "
-                                       "the request sent", sha256=sha256)
-            new = NewObject(id=up.object_id or str(uuid.uuid4()), filename=up.filename,
+            self._check_body(up, size, sha256)
+            new = NewObject(id=object_id or str(uuid.uuid4()), filename=up.filename,
                             content_type=up.content_type, size_bytes=size, sha256=sha256,
                             labels=up.labels or {}, storage_key=key)
-            row, old_key = await self._insert(ctx, new, replace=up.object_id is not None)
+            row, old_key, replayed = await self._insert(
+                ctx, new, replace=up.object_id is not None,
+                idempotent=up.idempotency_key is not None)
         except BaseException:
             await self._delete_blob(key)
             raise
+        if replayed:  # a concurrent attempt with the same key stored first
+            old_key = key
         if old_key is not None:
             await self._delete_blob(old_key)
-        return to_meta(row)
+        return Stored(to_meta(row), replayed)
 
-    async def _insert(self, ctx: RequestContext, new: NewObject,
-                      replace: bool) -> tuple[ObjectRow, str | None]:
+    @staticmethod
+    def _check_body(up: Upload, size: int, sha256: str) -> None:
+        if up.content_length is not None and size != up.content_length:
+            raise BadRequest(f"Content-Length: said {up.content_length}, body had {size}")
+        if up.sha256 is not None and not hmac.compare_digest(sha256, up.sha256):
+            raise ValidationFailed("digest: the body's SHA-256 does not match the digest "
+                                   "the request sent", sha256=sha256)
+
+    async def _replay(self, prior: ObjectRow, chunks: AsyncIterator[bytes],
+                      up: Upload) -> Stored:
+        size, sha256 = await idempotency.digest(chunks, prior.size_bytes)
+        self._check_body(up, size, sha256)
+        _attempt(up, size, sha256).check_matches(prior)
+        return Stored(to_meta(prior), replayed=True)
+
+    async def _insert(self, ctx: RequestContext, new: NewObject, replace: bool,
+                      idempotent: bool = False) -> tuple[ObjectRow, str | None, bool]:
+        """The row for a stored payload: (row, payload key it replaced, replayed). With
+        `idempotent`, an existing row under the same id is an earlier attempt of this
+        upload, answered instead of a new row (`replayed`)."""
         quota = self.options.object_quota_bytes
         async with self.db.scoped(ctx) as conn:
+            if idempotent:
+                prior = await self.repo.get(conn, ctx.tenant_id, ctx.person_id, new.id)
+                if prior is not None:
+                    _attempt_of(new).check_matches(prior)
+                    return prior, None, True
             used = 0
             if quota > 0:
                 await self.repo.lock_tenant_quota(conn, ctx.tenant_id)
@@ -174,10 +221,16 @@ class ObjectService:
                 raise self._quota_error(used, new.size_bytes)
             if old is not None:
                 return await self.repo.replace(conn, ctx.tenant_id, ctx.person_id, new), \
-                    old.storage_key
+                    old.storage_key, False
             try:
-                return await self.repo.insert(conn, ctx.tenant_id, ctx.person_id, new), None
+                return await self.repo.insert(conn, ctx.tenant_id, ctx.person_id, new), \
+                    None, False
             except LookupError as exc:
+                if idempotent:  # the same key's other attempt inserted while this one ran
+                    prior = await self.repo.get(conn, ctx.tenant_id, ctx.person_id, new.id)
+                    if prior is not None:
+                        _attempt_of(new).check_matches(prior)
+                        return prior, None, True
                 raise Conflict("id: already in use") from exc
 
     async def _delete_blob(self, key: str) -> None:
