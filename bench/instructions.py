@@ -43,8 +43,11 @@ CASES: dict[str, tuple[str, str, bytes]] = {
     "vault_read": ("GET", "/v1/vault/secrets/bench-secret", b""),
     "audit_append": ("POST", "/v1/audit",
                      b'{"action": "bench", "target": "t", "payload": {"a": 1}}'),
+    # The object the setup uploads with the Idempotency-Key below, so its id is known.
+    "object_metadata": ("GET", "/v1/objects/{object_id}/metadata", b""),
 }
-Call = Callable[[str, str, bytes], Awaitable[int]]
+_OBJECT_KEY = "bench-object"
+Call = Callable[..., Awaitable[int]]
 
 
 def _caller(app: Any) -> Call:
@@ -53,7 +56,8 @@ def _caller(app: Any) -> Call:
                         "aud": "storage", "iat": now, "exp": now + 3600}, BENCH_SECRET,
                        algorithm="HS256")
 
-    async def call(method: str, path: str, body: bytes) -> int:
+    async def call(method: str, path: str, body: bytes,
+                   extra: tuple[tuple[bytes, bytes], ...] = ()) -> int:
         scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
                  "method": method, "scheme": "http", "path": path,
                  "raw_path": path.encode(), "query_string": b"", "root_path": "",
@@ -61,7 +65,7 @@ def _caller(app: Any) -> Call:
                  "headers": [(b"host", b"storage"),
                              (b"authorization", f"Bearer {token}".encode()),
                              (b"content-type", b"application/json"),
-                             (b"content-length", str(len(body)).encode())]}
+                             (b"content-length", str(len(body)).encode()), *extra]}
         status: list[int] = []
 
         async def receive() -> dict[str, Any]:
@@ -79,24 +83,32 @@ def _caller(app: Any) -> Call:
 
 async def _measure(cases: list[str], requests: int, rounds: int) -> dict[str, list[float]]:
     from unison_storage.main import create_app
+    from unison_storage.objects.idempotency import object_id_for
 
     app = create_app()
     call = _caller(app)
     counts: dict[str, list[float]] = {c: [] for c in cases}
+    object_id = object_id_for("h1", "p1", _OBJECT_KEY)
+    requests_of = {label: (method, path.format(object_id=object_id), body)
+                   for label, (method, path, body) in CASES.items()}
     async with app.router.lifespan_context(app):
         for label in ("kv_write", "memory_write", "vault_write"):  # what the reads read
-            status = await call(*CASES[label])
+            status = await call(*requests_of[label])
             if status >= 400:
                 raise SystemExit(f"setting up {label}: HTTP {status}")
+        status = await call("POST", "/v1/objects", b"x" * 1024,
+                            ((b"idempotency-key", _OBJECT_KEY.encode()),))
+        if status >= 400:
+            raise SystemExit(f"setting up the object: HTTP {status}")
         for _ in range(rounds):
             for label in cases:
                 for _ in range(max(50, requests // 10)):  # warm caches and pools
-                    status = await call(*CASES[label])
+                    status = await call(*requests_of[label])
                 if status >= 400:
                     raise SystemExit(f"{label}: HTTP {status}")
                 counter = InstructionCounter([os.getpid()])
                 for _ in range(requests):
-                    await call(*CASES[label])
+                    await call(*requests_of[label])
                 total = counter.stop()
                 if total is None:
                     raise SystemExit(f"no instruction count: {InstructionCounter.missing}")

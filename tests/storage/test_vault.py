@@ -11,6 +11,8 @@ import pytest
 
 from tests.conftest import STORAGE_DB
 
+from .statements import statement_log
+
 pytestmark = pytest.mark.backends("postgres", "sqlite")
 
 
@@ -397,44 +399,17 @@ async def test_integrity_failure_is_audited_after_the_read(client, alice, postgr
 @pytest.mark.backends("postgres")  # counts statements on the asyncpg connections
 async def test_a_write_is_two_statements_and_a_read_one(client, alice, storage_app,
                                                          monkeypatch):
-    pool = storage_app.state.services.vault.db.pool
-    acquire = pool.acquire
-    sent: list[str] = []
-    logged: set[Any] = set()
-
-    def log(record: Any) -> None:
-        sent.append(record.query)
-
-    async def acquire_logged(*args: Any, **kwargs: Any) -> Any:
-        conn = await acquire(*args, **kwargs)
-        if conn not in logged:
-            conn.add_query_logger(log)
-            logged.add(conn)
-        return conn
-
-    async def statements(request: Any) -> list[str]:
-        sent.clear()
-        r = await request
-        assert r.is_success, r.text
-        await asyncio.sleep(0.01)  # the loggers run on the next loop iterations
-        # The pool's scope statement depends on the connection it picks: not counted.
-        return [q for q in sent if "set_config('app.tenant_id'" not in q]
-
     # The first write creates the tenant's data key, the second caches it (keys.service).
     for value in ("warm", "cached"):
         await client.put(f"{V}/counted", headers=alice.headers, json={"value": value})
-    monkeypatch.setattr(pool, "acquire", acquire_logged)
-    try:
+    with statement_log(storage_app.state.services.vault.db.pool, monkeypatch) as log:
         # A warm write (the tenant's data key is cached): read, then write + audit.
-        write = await statements(client.put(f"{V}/counted", headers=alice.headers,
-                                            json={"value": "v2"}))
+        write = await log.of(client.put(f"{V}/counted", headers=alice.headers,
+                                        json={"value": "v2"}))
         assert len(write) == 2, [q[:60] for q in write]
         assert "audit_append" in write[1] and "UPDATE vault_secrets" in write[1]
-        create = await statements(client.put(f"{V}/counted-new", headers=alice.headers,
-                                             json={"value": "v1"}))
+        create = await log.of(client.put(f"{V}/counted-new", headers=alice.headers,
+                                         json={"value": "v1"}))
         assert len(create) == 2 and "INSERT INTO vault_secrets" in create[1], create
-        read = await statements(client.get(f"{V}/counted", headers=alice.headers))
+        read = await log.of(client.get(f"{V}/counted", headers=alice.headers))
         assert len(read) == 1 and "audit_append" in read[0], read
-    finally:
-        for conn in logged:
-            conn.remove_query_logger(log)

@@ -3,9 +3,9 @@
 PostgreSQL: the request paths run on plain asyncpg connections from a ScopedPool
 (`statement`: single statements in autocommit; `transaction`; `self_scoped`), whose
 session scope (tenant, person) the pool sets, or finds already set, before handing them
-out; row-level security reads it. Maintenance and the less travelled paths (object
-metadata, audit queries, sweeper, KEK rotation, reconcile) use SQLAlchemy transactions
-with the scope set transaction-locally (`scoped`, `tenant`, `system`).
+out; row-level security reads it. Maintenance and the less travelled paths (an upload's
+quota check and insert, audit queries, sweeper, KEK rotation, reconcile) use SQLAlchemy
+transactions with the scope set transaction-locally (`scoped`, `tenant`, `system`).
 
 SQLite (ENVIRONMENT=dev only): every handle, `statement` included, is a SQLAlchemy
 connection inside one transaction. There is no row-level security and nothing to set:

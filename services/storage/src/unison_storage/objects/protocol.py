@@ -8,14 +8,15 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..database import StatementConnection
 from .repository import ListFilter, NewObject, ObjectRow
 
 
 class ObjectRepository(Protocol):
-    async def get(self, conn: AsyncConnection, tenant: str, person: str,
+    async def get(self, conn: StatementConnection, tenant: str, person: str,
                   object_id: str) -> ObjectRow | None: ...
 
-    async def get_in_tenant(self, conn: AsyncConnection, tenant: str,
+    async def get_in_tenant(self, conn: StatementConnection, tenant: str,
                             object_id: str) -> ObjectRow | None: ...
 
     async def lock_tenant_quota(self, conn: AsyncConnection, tenant: str) -> None: ...
@@ -31,10 +32,10 @@ class ObjectRepository(Protocol):
     async def replace(self, conn: AsyncConnection, tenant: str, person: str,
                       new: NewObject) -> ObjectRow: ...
 
-    async def delete(self, conn: AsyncConnection, tenant: str, person: str,
+    async def delete(self, conn: StatementConnection, tenant: str, person: str,
                      object_id: str) -> str | None: ...
 
-    async def list_objects(self, conn: AsyncConnection, tenant: str, person: str,
+    async def list_objects(self, conn: StatementConnection, tenant: str, person: str,
                            f: ListFilter, after: tuple[datetime, str] | None,
                            limit: int) -> list[ObjectRow]: ...
 

@@ -5,6 +5,7 @@ serve `repository_sqlite` too, as do the statements whose SQL both dialects shar
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +14,10 @@ from typing import Any
 import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from unison_shared.sqlparams import Positional
+
+from ..database import StatementConnection, fetch, fetchrow
 
 
 @dataclass(frozen=True)
@@ -98,16 +103,26 @@ _PG = ListDialect(prefix_match="starts_with(content_type, :ctp)",
                   labels_match=_jsonb_labels, stamp=lambda at: at)
 
 
-async def get(conn: AsyncConnection, tenant: str, person: str, object_id: str) -> ObjectRow | None:
-    row = (await conn.execute(text(f"SELECT {COLS} FROM objects WHERE {SCOPE} AND id = :id"),
-                              {"t": tenant, "p": person, "id": object_id})).first()
+# The request paths' reads and the delete are single statements: they run on the
+# statement pool's connections (one round trip in the caller's scope) and, inside an
+# upload's transaction, on its SQLAlchemy connection's driver connection.
+_GET = Positional.compile(f"SELECT {COLS} FROM objects WHERE {SCOPE} AND id = :id")
+_GET_IN_TENANT = Positional.compile(f"SELECT {COLS} FROM objects WHERE tenant_id = :t "
+                                    "AND id = :id")
+_DELETE = Positional.compile(f"DELETE FROM objects WHERE {SCOPE} AND id = :id "
+                             "RETURNING storage_key")
+
+
+async def get(conn: StatementConnection, tenant: str, person: str,
+              object_id: str) -> ObjectRow | None:
+    row = await fetchrow(conn, _GET, {"t": tenant, "p": person, "id": object_id})
     return ObjectRow(*row) if row else None
 
 
-async def get_in_tenant(conn: AsyncConnection, tenant: str, object_id: str) -> ObjectRow | None:
+async def get_in_tenant(conn: StatementConnection, tenant: str,
+                        object_id: str) -> ObjectRow | None:
     """For presigned downloads only: the signature names tenant and id, not a person."""
-    row = (await conn.execute(text(f"SELECT {COLS} FROM objects WHERE tenant_id = :t "
-                                   "AND id = :id"), {"t": tenant, "id": object_id})).first()
+    row = await fetchrow(conn, _GET_IN_TENANT, {"t": tenant, "id": object_id})
     return ObjectRow(*row) if row else None
 
 
@@ -162,18 +177,23 @@ def _params(tenant: str, person: str, new: NewObject) -> dict[str, Any]:
             "labels": orjson.dumps(new.labels).decode(), "key": new.storage_key}
 
 
-async def delete(conn: AsyncConnection, tenant: str, person: str, object_id: str) -> str | None:
+async def delete(conn: StatementConnection, tenant: str, person: str,
+                 object_id: str) -> str | None:
     """Deletes the row; returns the payload key to delete next, None when absent."""
-    key = (await conn.execute(text(
-        f"DELETE FROM objects WHERE {SCOPE} AND id = :id RETURNING storage_key"),
-        {"t": tenant, "p": person, "id": object_id})).scalar_one_or_none()
-    return str(key) if key is not None else None
+    row = await fetchrow(conn, _DELETE, {"t": tenant, "p": person, "id": object_id})
+    return str(row[0]) if row else None
 
 
-async def list_objects(conn: AsyncConnection, tenant: str, person: str, f: ListFilter,
+@functools.lru_cache(maxsize=256)
+def _compiled(sql: str) -> Positional:
+    # The list statement depends only on which filters are set: a few dozen at most.
+    return Positional.compile(sql)
+
+
+async def list_objects(conn: StatementConnection, tenant: str, person: str, f: ListFilter,
                        after: tuple[datetime, str] | None, limit: int) -> list[ObjectRow]:
     sql, params = list_query(_PG, tenant, person, f, after, limit)
-    return [ObjectRow(*r) for r in (await conn.execute(text(sql), params)).all()]
+    return [ObjectRow(*r) for r in await fetch(conn, _compiled(sql), params)]
 
 
 # Reconcile (system transactions: these cross tenants by design).

@@ -17,11 +17,11 @@ import orjson
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..database import StatementConnection, sqlite_connection
 from ..sqlite_values import loads, now, parse_ts, ts
 from .repository import COLS, SCOPE, ListDialect, ListFilter, NewObject, ObjectRow, list_query
 
 # Statements whose SQL and results are the same on both backends: one definition serves.
-from .repository import delete as delete
 from .repository import delete_by_key as delete_by_key
 from .repository import rows_after as rows_after
 from .repository import tenant_usage as tenant_usage
@@ -33,16 +33,20 @@ def _object(r: Sequence[Any]) -> ObjectRow:
                      person_id=r[8], created_at=parse_ts(r[9]))
 
 
-async def get(conn: AsyncConnection, tenant: str, person: str, object_id: str) -> ObjectRow | None:
-    row = (await conn.execute(text(f"SELECT {COLS} FROM objects WHERE {SCOPE} AND id = :id"),
-                              {"t": tenant, "p": person, "id": object_id})).first()
+async def get(conn: StatementConnection, tenant: str, person: str,
+              object_id: str) -> ObjectRow | None:
+    row = (await sqlite_connection(conn).execute(
+        text(f"SELECT {COLS} FROM objects WHERE {SCOPE} AND id = :id"),
+        {"t": tenant, "p": person, "id": object_id})).first()
     return _object(row) if row else None
 
 
-async def get_in_tenant(conn: AsyncConnection, tenant: str, object_id: str) -> ObjectRow | None:
+async def get_in_tenant(conn: StatementConnection, tenant: str,
+                        object_id: str) -> ObjectRow | None:
     """For presigned downloads only: the signature names tenant and id, not a person."""
-    row = (await conn.execute(text(f"SELECT {COLS} FROM objects WHERE tenant_id = :t "
-                                   "AND id = :id"), {"t": tenant, "id": object_id})).first()
+    row = (await sqlite_connection(conn).execute(
+        text(f"SELECT {COLS} FROM objects WHERE tenant_id = :t AND id = :id"),
+        {"t": tenant, "id": object_id})).first()
     return _object(row) if row else None
 
 
@@ -99,10 +103,19 @@ _SQLITE = ListDialect(prefix_match="substr(content_type, 1, length(:ctp)) = :ctp
                       labels_match=_json_labels, stamp=ts)
 
 
-async def list_objects(conn: AsyncConnection, tenant: str, person: str, f: ListFilter,
+async def list_objects(conn: StatementConnection, tenant: str, person: str, f: ListFilter,
                        after: tuple[datetime, str] | None, limit: int) -> list[ObjectRow]:
     sql, params = list_query(_SQLITE, tenant, person, f, after, limit)
-    return [_object(r) for r in (await conn.execute(text(sql), params)).all()]
+    return [_object(r) for r in (await sqlite_connection(conn).execute(text(sql), params)).all()]
+
+
+async def delete(conn: StatementConnection, tenant: str, person: str,
+                 object_id: str) -> str | None:
+    """Deletes the row; returns the payload key to delete next, None when absent."""
+    key = (await sqlite_connection(conn).execute(text(
+        f"DELETE FROM objects WHERE {SCOPE} AND id = :id RETURNING storage_key"),
+        {"t": tenant, "p": person, "id": object_id})).scalar_one_or_none()
+    return str(key) if key is not None else None
 
 
 # Reconcile (system transactions: these cross tenants by design).

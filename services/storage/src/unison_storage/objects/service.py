@@ -140,7 +140,7 @@ class ObjectService:
         if up.idempotency_key is not None:
             object_id = idempotency.object_id_for(ctx.tenant_id, ctx.person_id,
                                                   up.idempotency_key)
-            async with self.db.scoped(ctx) as conn:
+            async with self.db.statement(ctx) as conn:
                 prior = await self.repo.get(conn, ctx.tenant_id, ctx.person_id, object_id)
             if prior is not None:  # a retry: nothing is stored, so no quota applies
                 return await self._replay(prior, chunks, up)
@@ -245,7 +245,7 @@ class ObjectService:
     # Reads
 
     async def _row(self, ctx: RequestContext, object_id: str) -> ObjectRow:
-        async with self.db.scoped(ctx) as conn:
+        async with self.db.statement(ctx) as conn:
             row = await self.repo.get(conn, ctx.tenant_id, ctx.person_id, object_id)
         if row is None:
             raise NotFound(f"no object {object_id}")
@@ -290,7 +290,7 @@ class ObjectService:
         return dl.meta, b"".join([chunk async for chunk in dl.body])
 
     async def delete(self, ctx: RequestContext, object_id: str) -> None:
-        async with self.db.scoped(ctx) as conn:
+        async with self.db.statement(ctx) as conn:
             key = await self.repo.delete(conn, ctx.tenant_id, ctx.person_id, object_id)
         if key is None:
             raise NotFound(f"no object {object_id}")
@@ -299,7 +299,7 @@ class ObjectService:
     async def list(self, ctx: RequestContext, filters: ListFilter, cursor: str | None,
                    limit: int) -> ObjectPage:
         after = _decode_cursor(cursor) if cursor else None
-        async with self.db.scoped(ctx) as conn:
+        async with self.db.statement(ctx) as conn:
             rows = await self.repo.list_objects(conn, ctx.tenant_id, ctx.person_id, filters,
                                                 after, limit + 1)
         items = [to_meta(r) for r in rows[:limit]]
