@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 import anyio
 import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from unison_shared.auth import RequestContext
 from unison_shared.errors import (
@@ -203,11 +204,9 @@ class ObjectService:
         upload, answered instead of a new row (`replayed`)."""
         quota = self.options.object_quota_bytes
         async with self.db.scoped(ctx) as conn:
-            if idempotent:
-                prior = await self.repo.get(conn, ctx.tenant_id, ctx.person_id, new.id)
-                if prior is not None:
-                    _attempt_of(new).check_matches(prior)
-                    return prior, None, True
+            # Checked before the quota: answering an earlier attempt stores nothing.
+            if idempotent and (prior := await self._earlier_attempt(conn, ctx, new)):
+                return prior, None, True
             used = 0
             if quota > 0:
                 await self.repo.lock_tenant_quota(conn, ctx.tenant_id)
@@ -226,12 +225,19 @@ class ObjectService:
                 return await self.repo.insert(conn, ctx.tenant_id, ctx.person_id, new), \
                     None, False
             except LookupError as exc:
-                if idempotent:  # the same key's other attempt inserted while this one ran
-                    prior = await self.repo.get(conn, ctx.tenant_id, ctx.person_id, new.id)
-                    if prior is not None:
-                        _attempt_of(new).check_matches(prior)
-                        return prior, None, True
+                # The same key's other attempt inserted while this one ran.
+                if idempotent and (prior := await self._earlier_attempt(conn, ctx, new)):
+                    return prior, None, True
                 raise Conflict("id: already in use") from exc
+
+    async def _earlier_attempt(self, conn: AsyncConnection, ctx: RequestContext,
+                               new: NewObject) -> ObjectRow | None:
+        """The object an earlier attempt with this idempotency key stored, if any; 422
+        when it was a different upload."""
+        prior = await self.repo.get(conn, ctx.tenant_id, ctx.person_id, new.id)
+        if prior is not None:
+            _attempt_of(new).check_matches(prior)
+        return prior
 
     async def _delete_blob(self, key: str) -> None:
         # Shielded: also runs when the request was cancelled (client went away).
