@@ -176,10 +176,10 @@ class ObjectService:
         except BaseException:
             await self._delete_blob(key)
             raise
-        if replayed:  # a concurrent attempt with the same key stored first
-            old_key = key
-        if old_key is not None:
-            await self._delete_blob(old_key)
+        # A concurrent attempt with the same key stored first: this payload is not kept.
+        unused = key if replayed else old_key
+        if unused is not None:
+            await self._delete_blob(unused)
         return Stored(to_meta(row), replayed)
 
     @staticmethod
