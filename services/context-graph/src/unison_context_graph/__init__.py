@@ -1,0 +1,1 @@
+"""The context-graph service: the relationship graph (Bolt/Cypher) with Redis caches."""

@@ -1,0 +1,1 @@
+"""Capability manifests and published tool lists, kept in storage."""

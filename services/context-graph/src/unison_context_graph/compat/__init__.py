@@ -1,0 +1,1 @@
+"""The legacy UnisonOS routes (contract.md § context-graph), with their shapes."""

@@ -1,0 +1,1 @@
+"""Context state: dimensions and preferences per person, content kept in storage."""

@@ -1,0 +1,1 @@
+"""Actuation telemetry records, kept in storage, indexed in the graph."""

@@ -1,0 +1,1 @@
+"""Trace replay index: events kept in storage, Resource nodes in the graph."""
