@@ -12,7 +12,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from fastapi import FastAPI, Request
 from pydantic import Field, SecretStr
@@ -87,7 +86,7 @@ async def open_runtime(app: FastAPI, settings: GraphServiceSettings, *, scope: s
         add_readiness_check(app, "redis", redis_ready, critical=False)
     if settings.graph_migrate_on_start:
         try:
-            await migrate(graph, Path(migrations_root()) / migrations, scope)
+            await migrate(graph, migrations_root() / migrations, scope)
         except Exception as exc:  # the graph may be down at start: serve 503s, retry later
             logger.warning("graph migrations not applied at start: %s", type(exc).__name__)
     try:
@@ -110,3 +109,12 @@ def caller(request: Request, ctx: RequestContext) -> CallerIdentity:
                           or request.headers.get("x-request-id"),
                           traceparent=getattr(request.state, "traceparent", None)
                           or request.headers.get("traceparent"))
+
+
+async def run_migrations(settings: GraphServiceSettings, folder: str, scope: str) -> list[str]:
+    """Apply a service's pending Cypher migrations (the CLI's `migrate`)."""
+    driver = create_driver(settings.graph)
+    try:
+        return await migrate(Graph(driver, settings.graph), migrations_root() / folder, scope)
+    finally:
+        await driver.close()

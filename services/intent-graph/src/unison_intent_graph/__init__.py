@@ -1,0 +1,1 @@
+"""The intent-graph service: IntentInstance lifecycle, routing and lineage (Bolt/Cypher)."""

@@ -1,0 +1,1 @@
+"""The legacy UnisonOS routes (contract.md § intent-graph), with their shapes."""

@@ -1,0 +1,1 @@
+"""IntentInstance nodes: lifecycle, handlers, lineage, produced resources."""

@@ -1,0 +1,1 @@
+"""Capability and gesture reports: content in storage, the reference in the graph."""

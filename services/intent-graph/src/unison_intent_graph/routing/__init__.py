@@ -1,0 +1,1 @@
+"""Routing: ranked candidate handlers of an intent type from past outcomes."""
