@@ -6,4 +6,4 @@ from alembic import context
 
 from unison_shared.migration_helpers import run_async_env
 
-run_async_env(context, "postgresql")
+run_async_env(context, "alembic_version_storage")

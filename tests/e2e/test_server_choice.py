@@ -9,8 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from unison_devstack.postgres import PostgresServer
-
-from ..servers import ContainerPostgres, ContainerRedis, make_postgres, make_redis
+from unison_shared.testing.servers import (
+    ContainerPostgres,
+    ContainerRedis,
+    make_postgres,
+    make_redis,
+)
 
 
 def test_override_forces_each_kind(monkeypatch, tmp_path: Path):

@@ -11,12 +11,11 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel
 
-from tests.conftest import TEST_SECRET, environ
 from unison_shared.app import add_readiness_check, create_service_app
 from unison_shared.auth import RequestContext, authenticated
 from unison_shared.errors import Conflict, NotFound
-from unison_shared.routing import default_routing, route_index
 from unison_shared.settings import AuthSettings, Environment, ServiceSettings
+from unison_shared.testing import TEST_SECRET, environ
 
 SECRET = "shared-tests-secret-long-enough-for-hs256"
 
@@ -80,7 +79,7 @@ class _NoServices:
         raise NotFound("no services in routing tests")
 
 
-def storage_app_without_services(state: Path) -> FastAPI:
+def storage_app_without_services(state: Path, compiled_routes: bool = True) -> FastAPI:
     """The storage app as `create_app` builds it, without its lifespan: the domain
     services are a stand-in whose every use is a NotFound, so a request goes through
     routing, authentication, validation, the endpoint and the error handlers, never a
@@ -90,7 +89,8 @@ def storage_app_without_services(state: Path) -> FastAPI:
     env = {"UNISON_ENVIRONMENT": "test", "UNISON_AUTH_HS256_SECRET": TEST_SECRET,
            "UNISON_DATABASE_URL": "postgresql+asyncpg://u:p@127.0.0.1:1/none",
            "UNISON_STATE_DIR": str(state), "UNISON_LOG_LEVEL": "WARNING",
-           "UNISON_ACCESS_LOG": "false"}
+           "UNISON_ACCESS_LOG": "false",
+           "UNISON_COMPILED_ROUTES": "true" if compiled_routes else "false"}
     with environ(env):
         app = create_app()
     app.state.services = _NoServices()
@@ -99,12 +99,15 @@ def storage_app_without_services(state: Path) -> FastAPI:
 
 @pytest.fixture(scope="module")
 def apps(tmp_path_factory: pytest.TempPathFactory) -> tuple[FastAPI, FastAPI]:
-    """(default, indexed) storage apps: FastAPI's lookup, inclusion and request handlers,
-    against the app as created (route index, flattened routers, planned handlers)."""
+    """(FastAPI's handlers, planned handlers): the storage app built twice from the same
+    code, with UNISON_COMPILED_ROUTES off and on."""
     state = tmp_path_factory.mktemp("storage-state")
-    indexed = storage_app_without_services(state)
-    with default_routing():
-        default = storage_app_without_services(state)
-    assert route_index(indexed) is not None
-    assert route_index(default) is None
-    return default, indexed
+    return (storage_app_without_services(state, compiled_routes=False),
+            storage_app_without_services(state, compiled_routes=True))
+
+
+@pytest.fixture(scope="session")
+def storage_db_url(migrated_database: Callable[[str, str], str]) -> str:
+    """A database with the storage schema, for the kit's database tests (its tables are
+    a real schema with row-level security to test against)."""
+    return migrated_database("shared_test", "storage")

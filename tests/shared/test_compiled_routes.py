@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from unison_shared.compiled_routes import CompiledRoute, planned_routes
 from unison_shared.errors import Conflict, install_error_handlers
 
-from .test_routing import _call, _sample_path, _scope
+from .asgi import _call, _sample_path, _scope
 
 
 async def _send(app: FastAPI, method: str, path: str, body: bytes = b"",
@@ -180,7 +180,7 @@ async def test_planned_handler_answers_as_fastapi(method: str, path: str, body: 
                                                   headers: dict[str, str],
                                                   query: str) -> None:
     standard, planned = _app(APIRoute), _app(CompiledRoute)
-    assert len(planned_routes(planned.router.routes)) == 9  # every shape above
+    assert len(planned_routes(planned)) == 9  # every shape above
     calls.clear()
     try:
         expected = await _send(standard, method, path, body, headers, query)
@@ -231,15 +231,15 @@ async def test_dependency_overrides_go_to_fastapis_handler() -> None:
 
 def test_the_hot_storage_routes_are_planned(apps: tuple[FastAPI, FastAPI]) -> None:
     _, planned = apps
-    routes = set(planned_routes(planned.router.routes))
+    routes = set(planned_routes(planned))
     for hot in ("GET /v1/whoami", "GET /v1/kv/{namespace}/{key}",
                 "PUT /v1/kv/{namespace}/{key}", "POST /v1/memory/sessions/{session_id}/entries",
                 "GET /v1/memory/sessions/{session_id}/entries/latest",
                 "PUT /v1/vault/secrets/{name:path}", "GET /v1/vault/secrets/{name:path}",
                 "POST /v1/audit"):
         assert hot in routes
-    operations = {f"{m} {r.path}" for r in planned.router.routes
-                  if isinstance(r, APIRoute) for m in r.methods or ()}
+    operations = {f"{m} {c.path}" for c in iter_route_contexts(planned.router.routes)
+                  if isinstance(c.original_route, APIRoute) for m in c.methods or ()}
     # Only the object downloads keep FastAPI's handler (they stream their payload).
     assert {op.split(" ", 1)[1] for op in operations - routes} == {
         "/v1/objects/{object_id}", "/v1/objects/{object_id}/download"}

@@ -11,7 +11,7 @@ import uuid
 import asyncpg
 import pytest
 
-from unison_shared.db import create_statement_pool
+from unison_shared.database import create_statement_pool
 from unison_shared.errors import DependencyUnavailable
 from unison_shared.pgpool import ScopedPool
 

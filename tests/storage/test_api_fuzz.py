@@ -14,8 +14,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from unison_devstack.tokens import mint_token
-
-from ..conftest import TEST_SECRET
+from unison_shared.testing import TEST_SECRET
 
 # Examples per operation; raise it (UNISON_FUZZ_EXAMPLES=200) for a deeper hunt.
 EXAMPLES = int(os.environ.get("UNISON_FUZZ_EXAMPLES", "20"))

@@ -10,9 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.conftest import Caller
-
-pytestmark = pytest.mark.backends("postgres", "sqlite")
+from unison_shared.testing import Caller
 
 
 async def _append(client, caller, **event):
@@ -150,7 +148,6 @@ async def test_verify_in_small_batches(storage_app, alice):
     "DELETE FROM audit_events",
     "TRUNCATE audit_events",
 ])
-@pytest.mark.backends("postgres")  # reads PostgreSQL itself; see test_sqlite.py
 async def test_trigger_rejects_changes_even_for_the_owner(client, alice, postgres, statement):
     await _append(client, alice, action="keep-me")
     sql = (f"SELECT set_config('app.tenant_id', '{alice.household_id}', false); "
@@ -162,7 +159,6 @@ async def test_trigger_rejects_changes_even_for_the_owner(client, alice, postgre
     assert [e["action"] for e in events] == ["keep-me"]
 
 
-@pytest.mark.backends("postgres")  # reads PostgreSQL itself; see test_sqlite.py
 async def test_verify_reports_tampered_event(client, alice, postgres):
     events = [await _append(client, alice, action=f"step-{i}") for i in range(5)]
     target = events[2]
@@ -175,7 +171,6 @@ async def test_verify_reports_tampered_event(client, alice, postgres):
     assert "hash" in result["reason"]
 
 
-@pytest.mark.backends("postgres")  # reads PostgreSQL itself; see test_sqlite.py
 async def test_verify_reports_deleted_event(client, alice, postgres):
     for i in range(4):
         await _append(client, alice, action=f"step-{i}")

@@ -8,7 +8,6 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import asyncpg
-import pytest
 
 from unison_storage.audit.chain import (
     GENESIS_HASH,
@@ -16,8 +15,6 @@ from unison_storage.audit.chain import (
     event_hash,
     event_hash_v2,
 )
-
-pytestmark = pytest.mark.backends("postgres")
 
 TRICKY_TEXT = [None, "", "-", "0:", "a:b", "é", "🙂 emoji", "line\nbreak", "tab\t\"q\"\\",
                "x" * 300]

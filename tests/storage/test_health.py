@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from unison_devstack.procs import free_port
 
-from ..conftest import running_client
+from .conftest import running_client
 
 
 async def test_health_and_ready_legacy_shapes(client):
@@ -42,7 +40,6 @@ async def test_ready_is_503_naming_postgres_when_database_is_unreachable(
         assert r.headers["retry-after"] == "1"
 
 
-@pytest.mark.backends("postgres", "sqlite")
 async def test_ready_stays_200_when_only_redis_is_down(storage_settings_factory):
     from unison_storage.main import create_app
 
@@ -59,7 +56,6 @@ async def test_whoami_reports_scope(client, alice):
     assert r.json()["person_id"] == alice.person_id
 
 
-@pytest.mark.backends("postgres", "sqlite")
 async def test_sweeper_reports_its_work_in_metrics(storage_settings_factory, make_caller):
     import asyncio
 

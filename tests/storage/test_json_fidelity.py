@@ -3,10 +3,6 @@
 
 from __future__ import annotations
 
-import pytest
-
-pytestmark = pytest.mark.backends("postgres", "sqlite")
-
 BIG = 123456789012345678901234567890
 VALUE = {"big": BIG, "neg": -BIG, "f": 0.1, "s": "é\u2028", "n": None, "l": [1, [2]]}
 

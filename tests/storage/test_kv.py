@@ -6,8 +6,6 @@ import asyncio
 
 import pytest
 
-pytestmark = pytest.mark.backends("postgres", "sqlite")
-
 
 async def test_put_get_roundtrip_with_etag(client, alice):
     r = await client.put("/v1/kv/prefs/theme", json={"value": {"dark": True}},

@@ -9,10 +9,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import Caller
-
-pytestmark = pytest.mark.backends("postgres", "sqlite")
-
+from unison_shared.testing import Caller
 
 S = "/v1/memory/sessions"
 

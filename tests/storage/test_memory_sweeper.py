@@ -61,9 +61,8 @@ async def test_sweeper_deletes_expired_rows_in_batches(client, alice, storage_ap
     assert len(calls) >= 4 and calls[-1][1] < 3  # full batches, then a short last one
     r = await client.get(f"/memory/{sid}", headers=alice.headers)
     assert r.json()["data"] == "stays"
-    async with services.db.tenant(alice.household_id) as conn:
-        rows = (await conn.exec_driver_sql(
-            "SELECT id FROM memory_entries WHERE session_id = $1", (sid,))).all()
+    async with services.db.in_tenant(alice.household_id) as conn:
+        rows = await conn.fetch("SELECT id FROM memory_entries WHERE session_id = $1", sid)
     assert [row[0] for row in rows] == [live["id"]]
 
 

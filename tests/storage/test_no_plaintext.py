@@ -17,7 +17,7 @@ import uuid
 
 import redis
 
-from tests.conftest import STORAGE_DB
+from .conftest import STORAGE_DB
 
 
 def _needles(plain: str) -> list[str]:

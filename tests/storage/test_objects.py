@@ -18,12 +18,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import pytest
 from sqlalchemy import text
 
-from ..conftest import environ, running_client
+from unison_shared.testing import environ
 
-pytestmark = pytest.mark.backends("postgres", "sqlite")
+from .conftest import running_client
 
 # Helpers (also imported by the other objects test modules).
 
@@ -341,10 +340,9 @@ async def test_concurrent_uploads_do_not_overshoot_quota(storage_settings_factor
         results = await asyncio.gather(*[upload(c, dave, os.urandom(300)) for _ in range(8)])
         codes = sorted(r.status_code for r in results)
         assert codes == [201] * 3 + [507] * 5
-        async with app.state.services.db.tenant(dave.household_id) as conn:
-            used = (await conn.execute(text(
-                "SELECT sum(size_bytes) FROM objects WHERE tenant_id = :t"),
-                {"t": dave.household_id})).scalar_one()
+        async with app.state.services.db.in_tenant(dave.household_id) as conn:
+            used = await conn.fetchval("SELECT sum(size_bytes) FROM objects "
+                                       "WHERE tenant_id = $1", dave.household_id)
         assert used == 900
         assert len(tenant_files(app, dave.household_id)) == 3
 

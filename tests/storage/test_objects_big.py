@@ -19,7 +19,7 @@ import pytest
 
 from unison_devstack.procs import stop_pid
 
-from ..conftest import start_storage_process
+from .conftest import start_storage_process
 
 GiB = 1024**3
 MiB = 1024**2

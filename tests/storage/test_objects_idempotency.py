@@ -10,8 +10,6 @@ import pytest
 
 from .test_objects import app_client, chunked, sha, tenant_files, upload
 
-pytestmark = pytest.mark.backends("postgres", "sqlite")
-
 
 def keyed(key: str, **more: str) -> dict[str, str]:
     return {"Idempotency-Key": key, **more}

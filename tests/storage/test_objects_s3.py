@@ -14,7 +14,7 @@ import pytest
 
 from unison_devstack.procs import free_port
 
-from ..conftest import fresh_database
+from .conftest import fresh_storage_database
 from .test_objects import app_client, chunked, sha, storage_key, upload
 
 S3_DB = "storage_objects_s3"
@@ -22,7 +22,7 @@ S3_DB = "storage_objects_s3"
 
 @pytest.fixture(scope="module")
 def s3_db_url(postgres):
-    return fresh_database(postgres, S3_DB)
+    return fresh_storage_database(postgres, S3_DB)
 
 
 @pytest.fixture(scope="module")

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from sqlalchemy import event
 
 from .statements import statement_log
 from .test_objects import upload
 
 
-@pytest.mark.backends("postgres")  # counts statements on the asyncpg connections
 async def test_reads_a_retry_and_a_delete_are_one_statement_each(client, alice, storage_app,
                                                                  monkeypatch):
     key = {"Idempotency-Key": "counted"}

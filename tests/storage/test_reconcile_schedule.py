@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import running_client
 from unison_storage.main import create_app
 from unison_storage.objects.reconcile import LOCK_NAME, ReconcileBusy, reconcile
 
-pytestmark = pytest.mark.backends("postgres")
+from .conftest import running_client
 
 
 def _orphan(root: Path, tenant: str, age_seconds: float) -> Path:

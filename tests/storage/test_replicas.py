@@ -12,7 +12,7 @@ import pytest
 
 from unison_devstack.procs import stop_pid
 
-from ..conftest import start_storage_process
+from .conftest import start_storage_process
 
 EVENTS = 200
 CAS_WORKERS_PER_REPLICA = 3

@@ -9,12 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import STORAGE_DB
-
+from .conftest import STORAGE_DB
 from .statements import statement_log
-
-pytestmark = pytest.mark.backends("postgres", "sqlite")
-
 
 V = "/v1/vault/secrets"
 
@@ -47,7 +43,6 @@ async def test_write_read_roundtrip_and_metadata(client, alice):
     assert [v["version"] for v in meta["versions"]] == [1]
 
 
-@pytest.mark.backends("postgres")  # reads PostgreSQL itself; see test_sqlite.py
 async def test_versions_are_kept_and_pruned(client, alice, postgres):
     for i in range(1, 5):
         r = await client.put(f"{V}/rotating", headers=alice.headers,
@@ -125,7 +120,6 @@ async def test_soft_delete_undelete_and_write_after_delete(client, alice):
     assert (await client.post(f"{V}/never/undelete", headers=alice.headers)).status_code == 404
 
 
-@pytest.mark.backends("postgres")  # reads PostgreSQL itself; see test_sqlite.py
 async def test_destroy_one_and_all_versions_is_unrecoverable(client, alice, postgres):
     for value in ("d1", "d2", "d3"):
         await client.put(f"{V}/burn", headers=alice.headers, json={"value": value})
@@ -217,7 +211,6 @@ async def test_bad_input_is_4xx_with_reason(client, alice, method, path, body):
     assert r.json()["detail"]
 
 
-@pytest.mark.backends("postgres")  # reads PostgreSQL itself; see test_sqlite.py
 async def test_every_operation_is_audited_without_the_value(client, alice, postgres):
     plain = "AUDIT-SECRET-VALUE-42"
     await client.put(f"{V}/audited", headers=alice.headers, json={"value": plain})
@@ -314,7 +307,6 @@ async def test_metadata_and_max_versions_kept_unless_given(client, alice):
     assert r.status_code == 201 and r.json()["metadata"] == {}
 
 
-@pytest.mark.backends("postgres")  # forces the race inside the PostgreSQL write path
 async def test_a_write_that_loses_the_race_retries_or_fails_its_cas(
         client, alice, storage_app, monkeypatch):
     vault = storage_app.state.services.vault
@@ -381,7 +373,6 @@ async def test_each_read_appends_one_event_with_its_outcome(client, alice):
     assert verdict["valid"] is True
 
 
-@pytest.mark.backends("postgres")  # tampers with the row in PostgreSQL
 async def test_integrity_failure_is_audited_after_the_read(client, alice, postgres):
     await client.put(f"{V}/corrupt", headers=alice.headers, json={"value": "CORRUPT-PLAIN"})
     postgres.psql("UPDATE vault_versions SET ciphertext = set_byte(ciphertext, 20, "
@@ -396,7 +387,6 @@ async def test_integrity_failure_is_audited_after_the_read(client, alice, postgr
         ("ok", {"version": 1}), ("integrity-error", {"version": 1})]
 
 
-@pytest.mark.backends("postgres")  # counts statements on the asyncpg connections
 async def test_a_write_is_two_statements_and_a_read_one(client, alice, storage_app,
                                                          monkeypatch):
     # The first write creates the tenant's data key, the second caches it (keys.service).

@@ -16,11 +16,13 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import STORAGE_DB, TEST_SECRET, fresh_database, running_client
 from unison_devstack.tokens import mint_token
 from unison_shared.crypto import Keyring, save_keyring
+from unison_shared.testing import TEST_SECRET
 from unison_storage import cli
 from unison_storage.main import create_app
+
+from .conftest import STORAGE_DB, fresh_storage_database, running_client
 
 V = "/v1/vault/secrets"
 ROTATION_DB = "storage_vault_rotation"
@@ -111,7 +113,7 @@ async def test_tenant_data_key_rotation(client, make_caller, postgres):
 def rotation_db(postgres):
     """A fresh database per test: a rewrap touches every tenant's data key, and each test
     brings its own keyring."""
-    return fresh_database(postgres, ROTATION_DB)
+    return fresh_storage_database(postgres, ROTATION_DB)
 
 
 def app_client(settings) -> Any:
@@ -215,7 +217,6 @@ async def test_replica_with_cold_cache_reloads_rotated_keyring_file(
         assert r.json()["value"] == "COLD-1"
 
 
-@pytest.mark.backends("postgres", "sqlite")
 async def test_data_key_rotated_by_another_replica_leaves_every_secret_readable(
         client, storage_settings_factory, make_caller):
     admin = make_caller(roles=["person", "admin"])

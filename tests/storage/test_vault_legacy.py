@@ -6,8 +6,6 @@ import time
 
 import pytest
 
-pytestmark = pytest.mark.backends("postgres", "sqlite")
-
 
 async def test_post_then_get_keeps_the_legacy_shape(client, alice):
     r = await client.post("/vault", headers=alice.headers,

@@ -17,7 +17,7 @@ StateDir = Annotated[Path, typer.Option(envvar="DEVSTACK_STATE_DIR", help="state
 
 @app.command("up")
 def up_cmd(state_dir: StateDir = Path(".devstack")) -> None:
-    """Start PostgreSQL (or, with DEVSTACK_DATABASE=sqlite, a SQLite file), Redis and
+    """Start PostgreSQL, Redis and
     the services; print their URLs."""
     cfg = StackConfig.from_env(state_dir)
     urls = up(cfg)

@@ -1,8 +1,5 @@
 """The Docker-free local platform: real PostgreSQL and Redis from packages, migrations,
-and the services as background processes. State lives under one directory.
-
-`DEVSTACK_DATABASE=sqlite` runs storage on a SQLite file under the state directory
-instead, without starting PostgreSQL (development only: see docs/development.md)."""
+and the services as background processes. State lives under one directory."""
 
 from __future__ import annotations
 
@@ -21,7 +18,6 @@ from .redis import RedisServer
 from .seaweedfs import ACCESS_KEY, SECRET_KEY, SeaweedServer
 
 STORAGE_DB = "storage"
-DATABASES = ("postgres", "sqlite")
 
 
 @dataclass(frozen=True)
@@ -33,8 +29,6 @@ class StackConfig:
     # "fs" (local disk) or "s3" (a local SeaweedFS, as production's S3 would be)
     object_backend: str = "fs"
     s3_port: int = 58333
-    # "postgres" (an embedded server) or "sqlite" (a file; dev only, no PostgreSQL)
-    database: str = "postgres"
 
     @classmethod
     def from_env(cls, state_dir: Path) -> StackConfig:
@@ -46,7 +40,6 @@ class StackConfig:
             storage_port=int(env.get("DEVSTACK_STORAGE_PORT", 8082)),
             object_backend=env.get("DEVSTACK_OBJECT_BACKEND", "fs"),
             s3_port=int(env.get("DEVSTACK_S3_PORT", 58333)),
-            database=env.get("DEVSTACK_DATABASE", "postgres"),
         )
 
     @property
@@ -56,10 +49,6 @@ class StackConfig:
     @property
     def logs(self) -> Path:
         return self.state_dir / "logs"
-
-    @property
-    def sqlite_path(self) -> Path:
-        return self.state_dir / "storage.db"
 
 
 def dev_secret(cfg: StackConfig) -> str:
@@ -118,19 +107,13 @@ def up(cfg: StackConfig) -> dict[str, str]:
     from unison_storage.cli import run_migrations
 
     object_store_env(cfg)  # refuse an unknown backend before starting anything
-    if cfg.database not in DATABASES:
-        raise ValueError(f"DEVSTACK_DATABASE must be postgres or sqlite, not {cfg.database!r}")
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
-    if cfg.database == "sqlite":
-        database_url = f"sqlite+aiosqlite:///{cfg.sqlite_path}"
-        shown = {"sqlite": str(cfg.sqlite_path)}
-    else:
-        pg = PostgresServer(cfg.state_dir / "postgres", cfg.postgres_port)
-        if not port_open(cfg.postgres_port):
-            pg.start()
-        pg.ensure_database(STORAGE_DB)
-        database_url = pg.url(STORAGE_DB)
-        shown = {"postgres": pg.url(STORAGE_DB, driver="postgresql")}
+    pg = PostgresServer(cfg.state_dir / "postgres", cfg.postgres_port)
+    if not port_open(cfg.postgres_port):
+        pg.start()
+    pg.ensure_database(STORAGE_DB)
+    database_url = pg.url(STORAGE_DB)
+    shown = {"postgres": pg.url(STORAGE_DB, driver="postgresql")}
     run_migrations(database_url)
 
     redis = RedisServer(cfg.state_dir / "redis", cfg.redis_port)

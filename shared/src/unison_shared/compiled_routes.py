@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine
 from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
@@ -44,7 +44,7 @@ from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies.models import Dependant
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError, ResponseValidationError
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, APIRouter, iter_route_contexts
 from fastapi.utils import is_body_allowed_for_status_code
 from pydantic import Json
 from starlette.exceptions import HTTPException
@@ -309,7 +309,11 @@ class CompiledRoute(APIRoute):
         default_class = self.response_class.value
 
         async def handler(request: Request) -> Response:
-            if (overrides is not None and getattr(overrides, "dependency_overrides", None)) \
+            # The same route object can serve apps with the setting on and off (routers
+            # are module-level): the app that received the request decides.
+            if not getattr(request.scope["app"].state, "compiled_routes", True) \
+                    or (overrides is not None
+                        and getattr(overrides, "dependency_overrides", None)) \
                     or get_telemetry_data() is not None:
                 return await standard(request)
             body: Any = _MISSING
@@ -376,8 +380,19 @@ async def _read_body(request: Request, strict_json: bool) -> Any:
                             detail="There was an error parsing the body") from exc
 
 
-def planned_routes(routes: Sequence[Any]) -> list[str]:
-    """`METHOD path` of every route served by a plan (for tests and the runbook)."""
-    return [f"{method} {r.path}" for r in routes
-            if isinstance(r, CompiledRoute) and r.planned for method in sorted(r.methods or ())]
+def planned_routes(app: Any) -> list[str]:
+    """`METHOD path` of every route of `app` served by a plan (for tests and the runbook):
+    none while the app's `compiled_routes` setting is off."""
+    if not getattr(app.state, "compiled_routes", True):
+        return []
+    return [f"{method} {c.path}" for c in iter_route_contexts(app.router.routes)
+            if isinstance(c.original_route, CompiledRoute) and c.original_route.planned
+            for method in sorted(c.methods or ())]
+
+
+def service_router(**kwargs: Any) -> APIRouter:
+    """An APIRouter whose path operations are `CompiledRoute`s: how a service declares
+    its routers. Each request still goes to FastAPI's own handler when the receiving
+    app's `compiled_routes` setting is off."""
+    return APIRouter(route_class=CompiledRoute, **kwargs)
 

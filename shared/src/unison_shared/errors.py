@@ -8,14 +8,11 @@ validation failures, and their routers return `{"ok": false, "error": ...}` them
 from __future__ import annotations
 
 import logging
-import sqlite3
 from typing import Any
 
-import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger("unison.errors")
@@ -157,17 +154,12 @@ def _sqlstate(exc: BaseException) -> str | None:
 
 
 def _is_unavailable(exc: BaseException, state: str | None) -> bool:
-    """Connection failures and server shutdowns (SQLSTATE 08xxx, 57P0x), and SQLite's
-    lock timeouts."""
+    """Connection failures and server shutdowns (SQLSTATE 08xxx, 57P0x)."""
+    import asyncpg
+
     if state is not None and (state.startswith("08") or state.startswith("57P")):
         return True
-    root = _root(exc)
-    if isinstance(root, sqlite3.OperationalError):
-        # SQLite in development: another writer held the lock past busy_timeout. Nothing
-        # was stored; a retry a moment later succeeds.
-        return getattr(root, "sqlite_errorname", "").startswith(("SQLITE_BUSY",
-                                                                 "SQLITE_LOCKED"))
-    return isinstance(root, ConnectionError | TimeoutError | asyncpg.InterfaceError)
+    return isinstance(_root(exc), ConnectionError | TimeoutError | asyncpg.InterfaceError)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -227,8 +219,17 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UnisonError, unison_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(asyncpg.PostgresError, database_error)
-    app.add_exception_handler(asyncpg.InterfaceError, database_error)
-    app.add_exception_handler(DBAPIError, database_error)
     app.add_exception_handler(ConnectionError, dependency_down)
     app.add_exception_handler(Exception, unexpected)
+    app.state.database_error_handler = database_error
+
+
+def install_database_error_handlers(app: FastAPI) -> None:
+    """PostgreSQL's errors as answers (422 for a value it refused, 503 while it is
+    unreachable): for services that use it, so the others need no driver installed."""
+    import asyncpg
+    from sqlalchemy.exc import DBAPIError
+
+    handler = app.state.database_error_handler
+    for exc_type in (asyncpg.PostgresError, asyncpg.InterfaceError, DBAPIError):
+        app.add_exception_handler(exc_type, handler)

@@ -14,6 +14,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from .compiled_routes import service_router
+
 ReadinessCheck = Callable[[], Awaitable[None]]
 CHECK_TIMEOUT = 2.0
 
@@ -37,7 +39,7 @@ async def _run_check(name: str, check: ReadinessCheck) -> tuple[str, str | None]
 
 
 def health_router(service_label: str) -> APIRouter:
-    router = APIRouter(tags=["health"])
+    router = service_router(tags=["health"])
 
     async def live() -> dict[str, str]:
         return {"status": "ok", "service": service_label}

@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
-from typing import Literal
 
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
-
-from .db import create_sqlite_engine
 
 TENANT_VISIBLE_FN = """
 CREATE OR REPLACE FUNCTION app_tenant_visible(row_tenant text) RETURNS boolean
@@ -34,14 +32,34 @@ def enable_tenant_rls(execute: Callable[[str], object], table: str) -> None:
     )
 
 
-def run_async_env(context: ModuleType, dialect: Literal["postgresql", "sqlite"],
-                  default_version_table: str = "alembic_version_storage") -> None:
-    """The body of an Alembic env.py, for either dialect: the URL from `-x url=...`, the
-    ini section or UNISON_DATABASE_URL, then every pending revision on an async engine.
+def migrations_dir() -> Path:
+    """The repository's `migrations/` (alembic.ini with one section per PostgreSQL
+    service), or UNISON_MIGRATIONS_DIR where an image puts it elsewhere."""
+    configured = os.environ.get("UNISON_MIGRATIONS_DIR")
+    if configured:
+        return Path(configured)
+    # shared/src/unison_shared/migration_helpers.py -> repository root
+    return Path(__file__).resolve().parents[3] / "migrations"
 
-    PostgreSQL runs on a NullPool engine (one connection, closed at the end). SQLite runs
-    on the engine the service uses (foreign keys on, WAL) with a plain BEGIN, so the whole
-    upgrade, version table included, commits as one transaction or not at all.
+
+def alembic_upgrade(section: str, url: str, revision: str = "head") -> None:
+    """`alembic upgrade` of one service's database (its section of alembic.ini): what
+    each service's `migrate` command, `make up` and the test fixtures run."""
+    from alembic import command
+    from alembic.config import Config
+
+    if not url.startswith("postgresql"):
+        raise ValueError("migrations run on PostgreSQL: postgresql+asyncpg://...")
+    cfg = Config(str(migrations_dir() / "alembic.ini"), ini_section=section)
+    cfg.cmd_opts = None
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    command.upgrade(cfg, revision)
+
+
+def run_async_env(context: ModuleType, default_version_table: str) -> None:
+    """The body of an Alembic env.py: the URL from `-x url=...`, the ini section or
+    UNISON_DATABASE_URL, then every pending revision on a NullPool async engine (one
+    connection, closed at the end), each revision in its own transaction.
 
     `context` is `alembic.context`, passed in so this library needs no Alembic itself.
     """
@@ -63,8 +81,7 @@ def run_async_env(context: ModuleType, dialect: Literal["postgresql", "sqlite"],
             context.run_migrations()
 
     async def main() -> None:
-        engine = (create_sqlite_engine(url, begin="BEGIN") if dialect == "sqlite"
-                  else create_async_engine(url, poolclass=pool.NullPool))
+        engine = create_async_engine(url, poolclass=pool.NullPool)
         async with engine.connect() as conn:
             await conn.run_sync(run)
             await conn.commit()

@@ -47,6 +47,10 @@ class ServiceSettings(BaseSettings):
     # configured. Off by default: the service has its own request metrics (/metrics) and
     # JSON logs, and the check costs every request (docs/performance.md).
     otel_telemetry: bool = False
+    # Path operations resolve their parameters from a plan built once per route
+    # (compiled_routes.py, which reads FastAPI private names checked against the pinned
+    # FastAPI minor version). Off: FastAPI's own handler serves every route.
+    compiled_routes: bool = True
     # Largest request body a non-streaming route accepts (413 above it, before parsing).
     max_request_body_bytes: int = 32 * 1024 * 1024
     state_dir: Path = Path(".devstack")
@@ -57,13 +61,11 @@ class ServiceSettings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
 
     @model_validator(mode="after")
-    def _sqlite_only_in_dev(self) -> ServiceSettings:
+    def _postgres_only(self) -> ServiceSettings:
         url = self.database_url.get_secret_value()
-        if url.startswith("sqlite") and self.environment is not Environment.DEV:
-            raise ValueError(
-                "SQLite is a development convenience only: set ENVIRONMENT=dev or point "
-                "the database URL at PostgreSQL"
-            )
+        if not url.startswith("postgresql"):
+            raise ValueError("database_url: the services run on PostgreSQL "
+                             "(postgresql+asyncpg://...); `make up` runs an embedded server")
         return self
 
     @property

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -11,40 +10,11 @@ import typer
 app = typer.Typer(help="Unison storage service", no_args_is_help=True)
 
 
-def dev_environment() -> bool:
-    """Whether UNISON_ENVIRONMENT says dev: the only environment allowed SQLite."""
-    return os.environ.get("UNISON_ENVIRONMENT", "").strip().lower() == "dev"
-
-
-def refuse_sqlite_outside_dev(url: str) -> None:
-    from unison_shared.db import is_sqlite_url
-
-    if is_sqlite_url(url) and not dev_environment():
-        raise typer.BadParameter("SQLite is a development convenience only: set "
-                                 "UNISON_ENVIRONMENT=dev or point the URL at PostgreSQL")
-
-
-def migrations_dir() -> Path:
-    configured = os.environ.get("UNISON_MIGRATIONS_DIR")
-    if configured:
-        return Path(configured)
-    # services/storage/src/unison_storage/cli.py -> repository root
-    return Path(__file__).resolve().parents[4] / "migrations"
-
-
 def run_migrations(url: str, revision: str = "head") -> None:
-    """`alembic upgrade` for the storage database; also used by tests and `make up`.
-    A sqlite URL selects the SQLite schema (its own script location and revisions)."""
-    from alembic import command
-    from alembic.config import Config
+    """`alembic upgrade` for the storage database; also used by tests and `make up`."""
+    from unison_shared.migration_helpers import alembic_upgrade
 
-    from unison_shared.db import is_sqlite_url
-
-    section = "storage_sqlite" if is_sqlite_url(url) else "storage"
-    cfg = Config(str(migrations_dir() / "alembic.ini"), ini_section=section)
-    cfg.cmd_opts = None
-    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(cfg, revision)
+    alembic_upgrade("storage", url, revision)
 
 
 @app.command()
@@ -53,7 +23,6 @@ def migrate(url: Annotated[str | None, typer.Option(envvar="UNISON_DATABASE_URL"
     """Apply the storage database migrations (never done implicitly at app start)."""
     if not url:
         raise typer.BadParameter("set UNISON_DATABASE_URL or pass --url")
-    refuse_sqlite_outside_dev(url)
     run_migrations(url, revision)
     typer.echo(f"storage database migrated to {revision}")
 
@@ -88,9 +57,8 @@ def _run_key_job(url: str | None, keyring_file: Path, job: str, rewrap: bool = T
     import asyncio
 
     from unison_shared.crypto import Keyring
-    from unison_shared.db import create_engine
+    from unison_shared.database import Database
 
-    from .database import Database
     from .keys import rotation
     from .keys.service import DataKeyService
 
@@ -102,16 +70,14 @@ def _run_key_job(url: str | None, keyring_file: Path, job: str, rewrap: bool = T
     ring = Keyring.from_json(keyring_file.read_text())
 
     async def run() -> rotation.RotationResult:
-        engine = create_engine(url, pool_size=2, application_name="unison-storage-keys",
-                               allow_sqlite=dev_environment())
+        db = await Database.open(url, 2, "unison-storage-keys")
         try:
-            db = Database(engine)
             keys = DataKeyService(ring)
             if job == "rotate":
                 return await rotation.rotate_kek(db, keys, keyring_file, rewrap=rewrap)
             return await rotation.rewrap_keys(db, keys, keys.keyring)
         finally:
-            await engine.dispose()
+            await db.close()
 
     result = asyncio.run(run())
     typer.echo(f"current KEK version: {result.kek_version}; data keys rewrapped: "
@@ -151,27 +117,24 @@ def reconcile_objects(
     async def run() -> ReconcileReport:
         import secrets
 
-        from unison_shared.db import create_engine
-        from unison_shared.settings import Environment
+        from unison_shared.database import Database
 
-        from .database import Database
         from .objects.service import ObjectService
         from .objects.store import create_object_store
         from .settings import StorageSettings
 
         settings = StorageSettings()
-        engine = create_engine(settings.database_url.get_secret_value(), 2,
-                               application_name="unison-storage-reconcile",
-                               allow_sqlite=settings.environment is Environment.DEV)
+        db = await Database.open(settings.database_url.get_secret_value(), 2,
+                                 "unison-storage-reconcile")
         store = create_object_store(settings)
         try:
             # Reconcile never signs links: a throwaway key keeps the KEK out of this job.
-            service = ObjectService(Database(engine), store, settings.storage,
+            service = ObjectService(db, store, settings.storage,
                                     secrets.token_bytes(32))
             return await service.reconcile(dry_run=dry_run, grace_seconds=grace_seconds)
         finally:
             await store.close()
-            await engine.dispose()
+            await db.close()
 
     from .objects.reconcile import ReconcileBusy
 

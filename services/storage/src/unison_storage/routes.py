@@ -1,14 +1,8 @@
-"""Every router the storage service serves: the /v1 API and the legacy paths.
-
-Included through unison_shared.routing.include_router: their path operations become plain
-routes of the app, which the route index dispatches without rescanning a router.
-"""
+"""Every router the storage service serves, in the order requests are matched: the hot
+`/v1` routers first, the legacy paths after (a request is tried against each route in
+turn, so a route registered late pays for every route before it)."""
 
 from __future__ import annotations
-
-from fastapi import FastAPI
-
-from unison_shared.routing import include_router
 
 from . import whoami
 from .audit import router as audit
@@ -22,9 +16,5 @@ from .memory import router as memory
 from .objects import router as objects
 from .vault import router as vault
 
-
-def include_routes(app: FastAPI) -> None:
-    for module in (kv, memory, vault, audit, objects, whoami):
-        include_router(app, module.router)
-    for legacy in (legacy_kv, legacy_memory, legacy_vault, legacy_audit, legacy_objects):
-        include_router(app, legacy.router)
+ROUTERS = [m.router for m in (kv, memory, vault, audit, objects, whoami, legacy_kv,
+                              legacy_memory, legacy_vault, legacy_audit, legacy_objects)]

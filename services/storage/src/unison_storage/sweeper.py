@@ -2,8 +2,7 @@
 
 Every replica runs it; `FOR UPDATE SKIP LOCKED` lets replicas sweep at once without
 blocking each other or deleting a row twice. Reads never depend on it: expired rows are
-filtered on read. On SQLite (development) the same batches run by rowid with LIMIT; its
-single writer lock serialises sweeps.
+filtered on read.
 """
 
 from __future__ import annotations
@@ -19,9 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from unison_shared.observability import Metrics
 
 from .kv import repository as kv_repo
-from .kv import repository_sqlite as kv_sqlite
 from .memory import repository as memory_repo
-from .memory import repository_sqlite as memory_sqlite
 from .settings import StorageOptions
 
 if TYPE_CHECKING:
@@ -34,17 +31,12 @@ SWEEPS: dict[str, SweepFn] = {
     "kv_records": kv_repo.sweep_expired,
     "memory_entries": memory_repo.sweep_expired,
 }
-SQLITE_SWEEPS: dict[str, SweepFn] = {
-    "kv_records": kv_sqlite.sweep_expired,
-    "memory_entries": memory_sqlite.sweep_expired,
-}
 
 
 async def sweep_once(services: Services, batch: int) -> dict[str, int]:
     """Delete expired rows until each table has none left; returns counts per table."""
     totals: dict[str, int] = {}
-    sweeps = SQLITE_SWEEPS if services.db.is_sqlite else SWEEPS
-    for table, sweep in sweeps.items():
+    for table, sweep in SWEEPS.items():
         total = 0
         while True:
             async with services.db.system() as conn:

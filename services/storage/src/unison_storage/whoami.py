@@ -5,12 +5,13 @@ Also the benchmarks' floor: an authenticated request that touches no database.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from pydantic import BaseModel
+
+from unison_shared.compiled_routes import service_router
 
 from .deps import Ctx
 
-router = APIRouter(prefix="/v1", tags=["identity"])
+router = service_router(prefix="/v1", tags=["identity"])
 
 
 class WhoAmI(BaseModel):

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from unison_shared.crypto import Keyring
+from unison_shared.database import Database
 
 from .audit.service import AuditService
-from .database import Database
 from .keys.service import DataKeyService
 from .kv.service import KVService
 from .memory.service import MemoryService

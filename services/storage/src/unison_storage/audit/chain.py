@@ -2,7 +2,7 @@
 recompute every hash (sha256 of that form, hex). Each event records the version of the
 form its hash covers; `verify` checks every event by its own version.
 
-v1 (SQLite, and PostgreSQL events written before revision 0007): deterministic JSON
+v1 (events written before revision 0007): deterministic JSON
 built in Python (sorted keys, no spaces, UTF-8); `created_at` in UTC with microseconds,
 the payload in the form the database hands back decoded.
 

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from unison_shared.database import StatementConnection, asyncpg_of, fetch, fetchrow
 from unison_shared.sqlparams import Positional
-
-from ..database import StatementConnection, asyncpg_of, fetch, fetchrow
 
 _COLS = ("tenant_id, seq, id, actor, action, target, decision_id, status, person_id, "
          "payload, created_at, prev_hash, hash")
@@ -104,7 +103,7 @@ async def get_head(conn: StatementConnection, tenant: str) -> Head | None:
     return Head(row[0], row[1]) if row else None
 
 
-# Shared with the SQLite repository: the same statement on both backends.
+
 def list_sql(f: EventFilter, after_seq: int | None, ascending: bool) -> str:
     """A page of events matching `f`. Each predicate is a constant fragment chosen by
     which filters are set; every value is a bound parameter (see `list_params`)."""

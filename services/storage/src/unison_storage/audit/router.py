@@ -10,15 +10,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import Path, Query, Response
 
+from unison_shared.compiled_routes import service_router
 from unison_shared.errors import NotFound
 
 from ..deps import Ctx, Svc
 from .repository import EventFilter
 from .schemas import AuditEvent, AuditEventIn, AuditPage, EventId, Text, VerifyResult
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = service_router(prefix="/v1/audit", tags=["audit"])
 
 QText = Annotated[Text | None, Query(max_length=512)]
 

@@ -20,13 +20,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from unison_shared.auth import RequestContext
+from unison_shared.database import Database, StatementConnection
 from unison_shared.errors import BadRequest, Conflict
 from unison_shared.jsonutil import encode_jsonb
 
-from ..database import Database, StatementConnection
-from . import repository, repository_sqlite
+from . import repository
 from .chain import GENESIS_HASH, event_hash, event_hash_v2
-from .protocol import AuditRepository
 from .repository import EventFilter, EventRow, NewEvent
 from .schemas import AuditEvent, AuditEventIn, AuditPage, VerifyResult
 
@@ -55,9 +54,7 @@ def encode_payload(payload: dict[str, Any]) -> str:
 class AuditService:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.repo: AuditRepository = repository
-        if db.is_sqlite:
-            self.repo = repository_sqlite
+        self.repo = repository
 
     async def append(self, conn: StatementConnection, ctx: RequestContext,
                      event: AuditEventIn) -> AuditEvent:
@@ -84,10 +81,10 @@ class AuditService:
 
     async def record(self, ctx: RequestContext, event: AuditEventIn) -> tuple[AuditEvent, bool]:
         """Append on its own (the HTTP routes); returns (event, created). On PostgreSQL
-        this is one statement in autocommit: `audit_append` sets the caller's scope."""
+        this is one statement in autocommit on a connection in the caller's scope."""
         if ctx.person_id and event.person_id is None:
             event = event.model_copy(update={"person_id": ctx.person_id})
-        async with self.db.self_scoped() as conn:
+        async with self.db.statement(ctx) as conn:
             appended, created = await self._append(conn, ctx, event)
         if not created and ctx.person_id and appended.person_id != ctx.person_id:
             # The id belongs to someone else's event: say so without showing it.

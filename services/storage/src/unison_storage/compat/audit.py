@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import Body
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from unison_shared.compiled_routes import service_router
 from unison_shared.errors import UnisonError
 
 from ..audit.schemas import AuditEventIn
 from ..deps import Ctx, Svc
 from .common import fail
 
-router = APIRouter(tags=["legacy"])
+router = service_router(tags=["legacy"])
 
 _FIELDS = ("id", "actor", "action", "target", "decision_id", "status", "person_id")
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel
+
+from unison_shared.compiled_routes import service_router
 
 from ..deps import Ctx, Svc
 from ..kv.schemas import Key, Namespace
 from ..kv.service import DEFAULT_NAMESPACE
 from .common import event_id
 
-router = APIRouter(tags=["legacy"])
+router = service_router(tags=["legacy"])
 
 
 class LegacyPut(BaseModel):

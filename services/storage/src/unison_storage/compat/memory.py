@@ -8,9 +8,10 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import Body
 from fastapi.responses import JSONResponse
 
+from unison_shared.compiled_routes import service_router
 from unison_shared.errors import UnisonError
 from unison_shared.jsonutil import storable_text
 
@@ -18,7 +19,7 @@ from ..deps import Ctx, Svc
 from ..memory.schemas import DEFAULT_KEYSPACE, SessionId
 from .common import fail
 
-router = APIRouter(tags=["legacy"])
+router = service_router(tags=["legacy"])
 
 _INVALID_SESSION = "invalid-session_id"
 

@@ -15,10 +15,10 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
+from unison_shared.compiled_routes import service_router
 from unison_shared.errors import (
     Conflict,
     DependencyUnavailable,
@@ -33,7 +33,7 @@ from ..objects.headers import check_content_type
 from ..objects.service import Upload
 from .common import fail
 
-router = APIRouter(tags=["legacy"])
+router = service_router(tags=["legacy"])
 
 _ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
 _WHITESPACE = re.compile(rb"\s+")

@@ -11,16 +11,17 @@ import uuid
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from unison_shared.compiled_routes import service_router
 from unison_shared.errors import BadRequest, Conflict, Gone, NotFound, PayloadTooLarge
 
 from ..deps import Ctx, Svc
 from ..vault.service import VaultIntegrityError
 from .common import fail
 
-router = APIRouter(tags=["legacy"])
+router = service_router(tags=["legacy"])
 
 
 def _field(body: dict[str, Any], *names: str) -> Any:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from ..database import StatementConnection, asyncpg_of
+from unison_shared.database import StatementConnection, asyncpg_of
 
 
 @dataclass(frozen=True)

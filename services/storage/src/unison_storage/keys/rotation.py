@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from unison_shared.crypto import Keyring, save_keyring
+from unison_shared.database import Database
 
-from ..database import Database
-from .protocol import keys_repo
+from . import repository
 from .service import DataKeyService
 
 
@@ -36,26 +36,26 @@ async def rotate_kek(db: Database, keys: DataKeyService, path: Path,
                      rewrap: bool = True) -> RotationResult:
     """Add a KEK version to the keyring file, make it current, and rewrap every data key."""
     async with db.system() as conn:
-        await keys_repo(conn).lock_rotation(conn)
+        await repository.lock_rotation(conn)
         # Re-read under the lock: another process may have rotated since we started.
         ring = (await asyncio.to_thread(_read, path)).with_new_version()
         await asyncio.to_thread(save_keyring, ring, path)
         count = await keys.rewrap_all(conn, ring) if rewrap else 0
         if not rewrap:
             keys.keyring = ring
-        by_kek = await keys_repo(conn).count_by_kek(conn)
+        by_kek = await repository.count_by_kek(conn)
     return RotationResult(ring.current, count, by_kek)
 
 
 async def rewrap_keys(db: Database, keys: DataKeyService, ring: Keyring) -> RotationResult:
     """Rewrap every data key under `ring.current` (finishes an interrupted rotation)."""
     async with db.system() as conn:
-        await keys_repo(conn).lock_rotation(conn)
+        await repository.lock_rotation(conn)
         count = await keys.rewrap_all(conn, ring)
-        by_kek = await keys_repo(conn).count_by_kek(conn)
+        by_kek = await repository.count_by_kek(conn)
     return RotationResult(ring.current, count, by_kek)
 
 
 async def kek_status(db: Database) -> dict[str, int]:
     async with db.system() as conn:
-        return await keys_repo(conn).count_by_kek(conn)
+        return await repository.count_by_kek(conn)

@@ -17,9 +17,9 @@ from unison_shared.crypto import (
     record_aad,
     seal,
 )
+from unison_shared.database import StatementConnection
 
-from ..database import StatementConnection
-from .protocol import keys_repo
+from . import repository
 from .repository import WrappedKey
 
 LATEST_KEY_TTL_SECONDS = 30.0
@@ -44,7 +44,7 @@ class DataKeyService:
         known = self._latest.get(tenant_id)
         if known is not None and time.monotonic() - known[1] < LATEST_KEY_TTL_SECONDS:
             return known[0], self._cache[(tenant_id, known[0])]
-        repo = keys_repo(conn)
+        repo = repository
         wrapped = await repo.latest(conn, tenant_id)
         if wrapped is not None:
             # Only a key that existed before this transaction is remembered: one created
@@ -74,7 +74,7 @@ class DataKeyService:
         cached = self._cache.get((tenant_id, version))
         if cached is not None:
             return cached
-        wrapped = await keys_repo(conn).get(conn, tenant_id, version)
+        wrapped = await repository.get(conn, tenant_id, version)
         if wrapped is None:
             raise LookupError(f"data key version {version} is missing for the tenant")
         return self._unwrap(wrapped)
@@ -99,7 +99,7 @@ class DataKeyService:
     async def rotate_data_key(self, conn: StatementConnection, tenant_id: str) -> int:
         """Add a new data key version for the tenant: new writes use it, and blobs sealed
         under older versions keep opening (each blob records its data key version)."""
-        repo = keys_repo(conn)
+        repo = repository
         latest = await repo.latest(conn, tenant_id)
         version = (latest.version if latest else 0) + 1
         kek_version, blob = self.keyring.wrap(new_data_key(), _key_aad(tenant_id, version))
@@ -110,7 +110,7 @@ class DataKeyService:
     async def rewrap_all(self, conn: StatementConnection, new_ring: Keyring) -> int:
         """Re-wrap every tenant's data keys under new_ring's current KEK (a system job)."""
         count = 0
-        repo = keys_repo(conn)
+        repo = repository
         for wrapped in await repo.all_keys(conn, lock=True):
             if wrapped.kek_version == new_ring.current:
                 continue

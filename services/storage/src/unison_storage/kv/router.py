@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import Header, Path, Query, Response
 
+from unison_shared.compiled_routes import service_router
 from unison_shared.errors import NotFound
 
 from ..deps import Ctx, Svc
 from .schemas import Key, KVPage, KVPutBody, KVRecord, Namespace
 
-router = APIRouter(prefix="/v1/kv", tags=["kv"])
+router = service_router(prefix="/v1/kv", tags=["kv"])
 
 NsParam = Annotated[Namespace, Path(description="namespace, [A-Za-z0-9_.:-]{1,128}")]
 KeyParam = Annotated[Key, Path(description="key, up to 512 printable characters")]

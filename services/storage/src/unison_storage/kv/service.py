@@ -11,12 +11,11 @@ import orjson
 
 from unison_shared import jsonutil
 from unison_shared.auth import RequestContext
+from unison_shared.database import Database, StatementConnection
 from unison_shared.errors import BadRequest, NotFound, PreconditionFailed
 
-from ..database import Database, StatementConnection, sqlite_connection
 from ..keys.service import DataKeyService
-from . import repository, repository_sqlite
-from .protocol import KVRepository
+from . import repository
 from .repository import KVRow, KVWrite
 from .schemas import KVPage, KVRecord
 
@@ -45,7 +44,7 @@ class KVService:
         self.keys = keys
         self.sensitive = sensitive
         self.max_value_bytes = max_value_bytes
-        self.repo: KVRepository = repository_sqlite if db.is_sqlite else repository
+        self.repo = repository
 
     def _aad_id(self, ctx: RequestContext, ns: str, key: str) -> str:
         return f"{ctx.person_id}/{ns}/{key}"
@@ -57,13 +56,8 @@ class KVService:
 
         Plain namespaces run single autocommit statements (the hot path). Sensitive ones
         run in a transaction, because their data key may be created in the same breath.
-        On SQLite every operation is one transaction, handed out as both: `_to_record`
-        must never open a second one while it is held (it would wait for its own lock).
         """
-        if self.db.is_sqlite:
-            async with self.db.statement(ctx) as conn:
-                yield sqlite_connection(conn), conn
-        elif ns in self.sensitive:
+        if ns in self.sensitive:
             async with self.db.transaction(ctx) as conn:
                 yield conn, conn
         else:

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import Path, Query, Response
 
+from unison_shared.compiled_routes import service_router
 from unison_shared.errors import NotFound
 
 from ..deps import Ctx, Svc
 from .schemas import Deleted, EntryKey, MemoryEntry, MemoryPage, MemoryPut, MemoryWrite, SessionId
 
-router = APIRouter(prefix="/v1/memory/sessions/{session_id}", tags=["memory"])
+router = service_router(prefix="/v1/memory/sessions/{session_id}", tags=["memory"])
 
 Session = Annotated[SessionId, Path(description="session id, 1-256 printable characters")]
 KeyParam = Annotated[EntryKey, Path(description="entry key, 1-512 printable characters")]

@@ -14,13 +14,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from unison_shared.auth import RequestContext
+from unison_shared.database import Database, StatementConnection
 from unison_shared.errors import BadRequest, NotFound, ValidationFailed
 from unison_shared.jsonutil import encode_jsonb
 
-from ..database import Database, StatementConnection
 from ..settings import StorageOptions
-from . import repository, repository_sqlite
-from .protocol import MemoryRepository
+from . import repository
 from .repository import Scope
 from .schemas import DEFAULT_KEYSPACE, MemoryEntry, MemoryPage
 
@@ -33,7 +32,7 @@ class MemoryService:
     def __init__(self, db: Database, options: StorageOptions) -> None:
         self.db = db
         self.options = options
-        self.repo: MemoryRepository = repository_sqlite if db.is_sqlite else repository
+        self.repo = repository
 
     def _scope(self, ctx: RequestContext, session_id: str) -> Scope:
         return Scope(ctx.tenant_id, ctx.person_id, session_id)

@@ -22,13 +22,12 @@ from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Counter, Gauge
 
+from unison_shared.database import Database
 from unison_shared.errors import Conflict
 from unison_shared.observability import Metrics
 
-from ..database import Database
 from ..settings import StorageOptions
-from . import repository, repository_sqlite
-from .protocol import ObjectRepository
+from . import repository
 from .schemas import ReconcileReport
 from .store import BlobInfo, ObjectStore
 
@@ -42,10 +41,6 @@ LOCK_NAME = "unison:objects-reconcile"
 
 class ReconcileBusy(Conflict):
     """Another process is reconciling the objects right now."""
-
-
-def _repo(db: Database) -> ObjectRepository:
-    return repository_sqlite if db.is_sqlite else repository
 
 
 async def reconcile(db: Database, store: ObjectStore, dry_run: bool,
@@ -82,7 +77,7 @@ async def _blob_batch(db: Database, store: ObjectStore, blobs: list[BlobInfo],
                       cutoff: datetime, report: ReconcileReport) -> None:
     report.blobs_scanned += len(blobs)
     async with db.system() as conn:
-        known = await _repo(db).known_keys(conn, [b.key for b in blobs])
+        known = await repository.known_keys(conn, [b.key for b in blobs])
     for blob in blobs:
         if blob.key in known:
             continue
@@ -94,7 +89,7 @@ async def _blob_batch(db: Database, store: ObjectStore, blobs: list[BlobInfo],
             continue
         # Re-check just before deleting: a row may have landed since the batch query.
         async with db.system() as conn:
-            if await _repo(db).known_keys(conn, [blob.key]):
+            if await repository.known_keys(conn, [blob.key]):
                 report.orphan_blobs -= 1
                 continue
         await store.delete(blob.key)
@@ -112,7 +107,7 @@ async def _rows(db: Database, store: ObjectStore, report: ReconcileReport,
 
     while True:
         async with db.system() as conn:
-            rows = await _repo(db).rows_after(conn, after, BATCH)
+            rows = await repository.rows_after(conn, after, BATCH)
         if not rows:
             return
         report.rows_scanned += len(rows)
@@ -125,7 +120,7 @@ async def _rows(db: Database, store: ObjectStore, report: ReconcileReport,
                 report.missing.append(f"{tenant}/{object_id}")
             if repair and not report.dry_run:
                 async with db.system() as conn:
-                    if await _repo(db).delete_by_key(conn, key):
+                    if await repository.delete_by_key(conn, key):
                         report.rows_deleted += 1
         after = rows[-1][2]
 

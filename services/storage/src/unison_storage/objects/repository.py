@@ -1,7 +1,4 @@
-"""SQL for the objects table: metadata rows whose payloads live under `storage_key`.
-
-The row types, the column list and the list query (`list_query`, given a `ListDialect`)
-serve `repository_sqlite` too, as do the statements whose SQL both dialects share."""
+"""SQL for the objects table: metadata rows whose payloads live under `storage_key`."""
 
 from __future__ import annotations
 
@@ -15,9 +12,8 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from unison_shared.database import StatementConnection, fetch, fetchrow
 from unison_shared.sqlparams import Positional
-
-from ..database import StatementConnection, fetch, fetchrow
 
 
 @dataclass(frozen=True)
@@ -126,48 +122,56 @@ async def get_in_tenant(conn: StatementConnection, tenant: str,
     return ObjectRow(*row) if row else None
 
 
-async def lock_tenant_quota(conn: AsyncConnection, tenant: str) -> None:
+_LOCK_QUOTA = Positional.compile("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))")
+_USAGE = Positional.compile(
+    "SELECT coalesce(sum(size_bytes), 0) FROM objects WHERE tenant_id = :t")
+_INSERT = Positional.compile(f"""
+    INSERT INTO objects (tenant_id, id, person_id, filename, content_type, size_bytes,
+                         sha256, labels, storage_key)
+    VALUES (:t, :id, :p, :fn, :ct, :size, :sha, CAST(:labels AS jsonb), :key)
+    ON CONFLICT (tenant_id, id) DO NOTHING
+    RETURNING {COLS}""")
+_GET_FOR_UPDATE = Positional.compile(
+    f"SELECT {COLS} FROM objects WHERE tenant_id = :t AND id = :id FOR UPDATE")
+_REPLACE = Positional.compile(f"""
+    UPDATE objects SET filename = :fn, content_type = :ct, size_bytes = :size,
+        sha256 = :sha, labels = CAST(:labels AS jsonb), storage_key = :key,
+        created_at = now()
+    WHERE {SCOPE} AND id = :id RETURNING {COLS}""")
+
+
+async def lock_tenant_quota(conn: StatementConnection, tenant: str) -> None:
     """Serialises the final quota check of one tenant's inserts (on every replica) until
     the transaction ends, so concurrent uploads cannot together overshoot the quota."""
-    await conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-                       {"k": f"objects-quota:{tenant}"})
+    await fetchrow(conn, _LOCK_QUOTA, {"k": f"objects-quota:{tenant}"})
 
 
-async def tenant_usage(conn: AsyncConnection, tenant: str) -> int:
+async def tenant_usage(conn: StatementConnection, tenant: str) -> int:
     """Bytes the whole household uses: the quota is per tenant, across its persons."""
-    value = (await conn.execute(text(
-        "SELECT coalesce(sum(size_bytes), 0) FROM objects WHERE tenant_id = :t"),
-        {"t": tenant})).scalar_one()
-    return int(value)
+    row = await fetchrow(conn, _USAGE, {"t": tenant})
+    assert row is not None
+    return int(row[0])
 
 
-async def insert(conn: AsyncConnection, tenant: str, person: str, new: NewObject) -> ObjectRow:
-    row = (await conn.execute(text(f"""
-        INSERT INTO objects (tenant_id, id, person_id, filename, content_type, size_bytes,
-                             sha256, labels, storage_key)
-        VALUES (:t, :id, :p, :fn, :ct, :size, :sha, CAST(:labels AS jsonb), :key)
-        ON CONFLICT (tenant_id, id) DO NOTHING
-        RETURNING {COLS}"""), _params(tenant, person, new))).first()
+async def insert(conn: StatementConnection, tenant: str, person: str,
+                 new: NewObject) -> ObjectRow:
+    row = await fetchrow(conn, _INSERT, _params(tenant, person, new))
     if row is None:
         raise LookupError("object id taken")
     return ObjectRow(*row)
 
 
-async def get_for_update(conn: AsyncConnection, tenant: str,
+async def get_for_update(conn: StatementConnection, tenant: str,
                          object_id: str) -> ObjectRow | None:
-    row = (await conn.execute(text(f"SELECT {COLS} FROM objects WHERE tenant_id = :t "
-                                   "AND id = :id FOR UPDATE"),
-                              {"t": tenant, "id": object_id})).first()
+    row = await fetchrow(conn, _GET_FOR_UPDATE, {"t": tenant, "id": object_id})
     return ObjectRow(*row) if row else None
 
 
-async def replace(conn: AsyncConnection, tenant: str, person: str, new: NewObject) -> ObjectRow:
+async def replace(conn: StatementConnection, tenant: str, person: str,
+                  new: NewObject) -> ObjectRow:
     """Points an existing row of this person at a new payload (legacy re-upload by id)."""
-    row = (await conn.execute(text(f"""
-        UPDATE objects SET filename = :fn, content_type = :ct, size_bytes = :size,
-            sha256 = :sha, labels = CAST(:labels AS jsonb), storage_key = :key,
-            created_at = now()
-        WHERE {SCOPE} AND id = :id RETURNING {COLS}"""), _params(tenant, person, new))).one()
+    row = await fetchrow(conn, _REPLACE, _params(tenant, person, new))
+    assert row is not None
     return ObjectRow(*row)
 
 

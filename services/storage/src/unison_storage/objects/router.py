@@ -11,9 +11,10 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from unison_shared.compiled_routes import service_router
 from unison_shared.errors import BadRequest
 
 from ..deps import Ctx, Svc
@@ -23,9 +24,9 @@ from .repository import ListFilter
 from .schemas import ObjectId, ObjectMeta, ObjectPage, PresignBody, PresignedURL
 from .service import Download, Upload
 
-router = APIRouter(prefix="/v1/objects", tags=["objects"])
+router = service_router(prefix="/v1/objects", tags=["objects"])
 # The signed download link is its own credential: routes here take no Ctx (no token).
-public = APIRouter(tags=["objects"])
+public = service_router(tags=["objects"])
 
 OptHeader = Annotated[str | None, Header()]
 

@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 
 import anyio
 import orjson
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from unison_shared.auth import RequestContext
+from unison_shared.database import Database, StatementConnection
 from unison_shared.errors import (
     BadRequest,
     Conflict,
@@ -35,11 +35,9 @@ from unison_shared.errors import (
     ValidationFailed,
 )
 
-from ..database import Database
 from ..settings import StorageOptions
-from . import idempotency, presign, repository, repository_sqlite
+from . import idempotency, presign, repository
 from .headers import parse_range
-from .protocol import ObjectRepository
 from .reconcile import reconcile
 from .repository import ListFilter, NewObject, ObjectRow
 from .schemas import ObjectMeta, ObjectPage, ReconcileReport
@@ -115,7 +113,7 @@ class ObjectService:
         self.store = store
         self.options = options
         self.presign_key = presign_key
-        self.repo: ObjectRepository = repository_sqlite if db.is_sqlite else repository
+        self.repo = repository
 
     # Upload
 
@@ -149,7 +147,7 @@ class ObjectService:
         used = 0
         if quota > 0:
             # Early refusal; the binding check is repeated under a lock at insert time.
-            async with self.db.scoped(ctx) as conn:
+            async with self.db.statement(ctx) as conn:
                 used = await self.repo.tenant_usage(conn, ctx.tenant_id)
             remaining = max(0, quota - used)
             if up.content_length is not None and up.content_length > remaining:
@@ -203,7 +201,7 @@ class ObjectService:
         `idempotent`, an existing row under the same id is an earlier attempt of this
         upload, answered instead of a new row (`replayed`)."""
         quota = self.options.object_quota_bytes
-        async with self.db.scoped(ctx) as conn:
+        async with self.db.transaction(ctx) as conn:
             # Checked before the quota: answering an earlier attempt stores nothing.
             if idempotent and (prior := await self._earlier_attempt(conn, ctx, new)):
                 return prior, None, True
@@ -230,7 +228,7 @@ class ObjectService:
                     return prior, None, True
                 raise Conflict("id: already in use") from exc
 
-    async def _earlier_attempt(self, conn: AsyncConnection, ctx: RequestContext,
+    async def _earlier_attempt(self, conn: StatementConnection, ctx: RequestContext,
                                new: NewObject) -> ObjectRow | None:
         """The object an earlier attempt with this idempotency key stored, if any; 422
         when it was a different upload."""
@@ -330,7 +328,7 @@ class ObjectService:
                                  sig: str, range_header: str | None,
                                  with_body: bool = True) -> Download:
         presign.verify(self.presign_key, tenant, object_id, expires, tag, sig)
-        async with self.db.tenant(tenant) as conn:
+        async with self.db.in_tenant(tenant) as conn:
             row = await self.repo.get_in_tenant(conn, tenant, object_id)
         if row is None or presign.blob_tag(row.storage_key) != tag:
             raise NotFound(f"no object {object_id}")

@@ -1,7 +1,7 @@
 """SQL for vault_secrets and vault_versions. Secret rows are always found by tenant AND
 person AND name; version rows by tenant AND the id of a secret found that way.
 
-Statements are written once with :name parameters (the SQLite repository shares some)
+Statements are written once with :name parameters
 and run on PostgreSQL through the asyncpg connection (`Positional`), not SQLAlchemy's
 execution layer, which costs several times more per statement (docs/performance.md).
 
@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from unison_shared.database import StatementConnection, fetch, fetchrow
 from unison_shared.errors import Gone, NotFound
 from unison_shared.sqlparams import Positional
 
 from ..audit.repository import NewEvent
-from ..database import StatementConnection, fetch, fetchrow
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ from __future__ import annotations
 from pathlib import Path as FsPath
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import Header, Path, Query, Request, Response
 
+from unison_shared.compiled_routes import service_router
 from unison_shared.errors import Conflict, Forbidden
 
 from ..deps import Ctx, Svc
@@ -25,7 +26,7 @@ from .schemas import (
     SecretValue,
 )
 
-router = APIRouter(prefix="/v1/vault", tags=["vault"])
+router = service_router(prefix="/v1/vault", tags=["vault"])
 
 Name = Annotated[str, Path(description="secret name, [A-Za-z0-9_.:/-]{1,256}")]
 ADMIN_ROLE = "admin"

@@ -86,7 +86,7 @@ def read_error(name: str, wanted: int, secret: SecretRow | None,
                stored: VersionRow | None) -> UnisonError | None:
     """Why a read that found `secret` and its version `stored` returns no value (before
     decryption); None when there is a ciphertext to open. Its code is the read's audit
-    status: the SQLite repository records it, and PostgreSQL's read statement
+    status: PostgreSQL's read statement
     (`repository._READ_AUDITED`) computes the same codes in SQL."""
     if secret is None:
         return NotFound(f"no secret named {name}")

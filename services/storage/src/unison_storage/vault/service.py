@@ -24,6 +24,7 @@ from typing import Any
 
 from unison_shared.auth import RequestContext
 from unison_shared.crypto import CryptoError
+from unison_shared.database import Database, StatementConnection
 from unison_shared.errors import (
     BadRequest,
     Conflict,
@@ -34,11 +35,9 @@ from unison_shared.errors import (
 
 from ..audit.schemas import AuditEventIn
 from ..audit.service import AuditService
-from ..database import Database, StatementConnection, sqlite_connection
 from ..keys import rotation
 from ..keys.service import DataKeyService
-from . import repository, repository_sqlite, rules
-from .protocol import VaultRepository
+from . import repository, rules
 from .repository import SecretRow, VersionRow
 from .schemas import DestroyResult, SecretDetail, SecretMetadata, SecretPage, SecretValue
 from .schemas import VersionInfo as VersionOut
@@ -86,7 +85,7 @@ class VaultService:
         self.keys = keys
         self.audit = audit
         self.max_versions = max_versions
-        self.repo: VaultRepository = repository_sqlite if db.is_sqlite else repository
+        self.repo = repository
 
     @staticmethod
     def _event(ctx: RequestContext, action: str, target: str, status: str = "ok",
@@ -118,9 +117,6 @@ class VaultService:
             raise BadRequest(f"max_versions: at most {self.max_versions}")
         expected = rules.expected_version(cas, if_match)
         w = _Write(name, plain, meta_json, max_versions, expected)
-        if self.db.is_sqlite:
-            async with self.db.transaction(ctx) as conn:
-                return await self._write_locked_sqlite(conn, ctx, w)
         for attempt in range(WRITE_ATTEMPTS):
             if attempt < OPTIMISTIC_ATTEMPTS:
                 async with self.db.statement(ctx) as conn:
@@ -134,7 +130,7 @@ class VaultService:
 
     async def _try_write(self, conn: StatementConnection, ctx: RequestContext, w: _Write,
                          lock: bool) -> tuple[SecretMetadata, bool] | None:
-        """One attempt (PostgreSQL); None when another write got there first."""
+        """One attempt; None when another write got there first."""
         t, p = ctx.tenant_id, ctx.person_id
         row = await repository.get_secret(conn, t, p, w.name, lock=lock)
         current = row.current_version if row else 0
@@ -156,23 +152,6 @@ class VaultService:
                                      "write changed the secret first")
         return None if written is None else (_meta(written), row is None)
 
-    async def _write_locked_sqlite(self, conn: StatementConnection, ctx: RequestContext,
-                                   w: _Write) -> tuple[SecretMetadata, bool]:
-        """SQLite: the transaction holds the database's write lock, so nothing races."""
-        t, p = ctx.tenant_id, ctx.person_id
-        row, created = await repository_sqlite.lock_or_create(
-            sqlite_connection(conn), t, p, w.name, w.max_versions or self.max_versions,
-            w.meta_json or "{}")
-        _check_expected(w.expected, row.current_version)
-        version = row.current_version + 1
-        dek, blob = await self.keys.encrypt(conn, t, AAD_KIND, str(row.id), w.plain, version)
-        event = self.audit.prepare(ctx, self._event(ctx, "vault.write", w.name,
-                                                     version=version))
-        row = await repository_sqlite.write_version(
-            sqlite_connection(conn), t, p, row.id, version, blob, dek,
-            None if created else w.meta_json, w.max_versions, event)
-        return _meta(row), created
-
     async def read(self, ctx: RequestContext, name: str,
                    version: int | None = None) -> SecretValue:
         """One round trip on PostgreSQL: the secret, the version and the audit event
@@ -193,7 +172,6 @@ class VaultService:
                 assert row is not None
                 assert stored is not None
                 result, error = await self._open(conn, ctx, row, wanted, stored)
-        # Raised out here: on SQLite an error inside the block would roll the event back.
         if error is not None:
             raise error
         assert result is not None

@@ -1,0 +1,213 @@
+"""The one way a service reaches PostgreSQL: `Database`, and the request dependencies.
+
+Request paths run on plain asyncpg connections from a `ScopedPool`. Before a connection
+is handed out, the pool puts it in the caller's scope (`app.tenant_id`, `app.person_id`
+as session settings, `app.system` cleared), or finds it already there; row-level security
+reads that scope. So every connection a request sees is in *its* caller's scope, never a
+previous caller's: the pool sets the scope on every checkout whose recorded scope differs
+(pgpool.py), and nothing hands out a connection without a scope.
+
+A route takes its connection from a dependency:
+
+- `DbConn`: a connection in autocommit. Each statement commits on its own: for a route
+  that reads, or writes with one statement (no BEGIN/COMMIT round trips).
+- `DbTx`: a connection inside one transaction that commits when the route function
+  returns and rolls back when it raises (the request is the transaction). The commit
+  happens before the response is sent (`scope="function"`), so a failed commit is an
+  error answer, never an acknowledged write that was lost.
+
+Code that cannot use a dependency (an upload that streams its body first, background
+work, a service method that retries a transaction it lost a race in) opens the same
+handles itself: `db.statement(ctx)` and `db.transaction(ctx)`.
+
+System jobs (sweeps, reconcile, key rotation) use `db.system()`: a SQLAlchemy transaction
+allowed to see every tenant, and `db.exclusive(name)`: a lock across replicas.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, TypeAlias
+
+import asyncpg
+from fastapi import Depends, Request
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from .auth import RequestContext, authenticated
+from .pgpool import Lease, ScopedPool
+from .sqlparams import Positional
+
+# What a repository function takes: the asyncpg connection of a request path, or the
+# SQLAlchemy connection of a system job (sweeps, rotation, reconcile) that runs the same
+# statement across tenants; `fetch`/`fetchrow` run either through asyncpg.
+StatementConnection: TypeAlias = "asyncpg.Connection | AsyncConnection"
+
+_SET_SYSTEM = text("SELECT set_config('app.system', 'on', true)")
+
+
+def require_postgres_url(url: str) -> str:
+    """The URL itself, or a ValueError that says what is wrong with it."""
+    if not url.startswith("postgresql"):
+        raise ValueError("the services run on PostgreSQL: the database URL must be "
+                         "postgresql+asyncpg://... (make up runs an embedded server)")
+    return url
+
+
+def create_engine(url: str, pool_size: int = 5,
+                  application_name: str = "unison") -> AsyncEngine:
+    """SQLAlchemy's engine, for system jobs and migrations only (not request paths)."""
+    return create_async_engine(
+        require_postgres_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=1800,
+        connect_args={"server_settings": {"application_name": application_name},
+                      "command_timeout": 30},
+    )
+
+
+async def _setup_json_codecs(conn: asyncpg.Connection) -> None:
+    # JSON goes in as JSON text and comes out decoded (the standard library keeps
+    # integers of any size exact).
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=str, decoder=json.loads,
+                                  schema="pg_catalog", format="text")
+
+
+async def create_statement_pool(url: str, size: int,
+                                application_name: str = "unison") -> ScopedPool:
+    """The pool of plain asyncpg connections the request paths use. Connections open on
+    demand, up to `size`."""
+    dsn = require_postgres_url(url).replace("postgresql+asyncpg://", "postgresql://", 1)
+
+    async def connect() -> asyncpg.Connection:
+        conn: asyncpg.Connection = await asyncpg.connect(
+            dsn, command_timeout=30, server_settings={"application_name": application_name})
+        try:
+            await _setup_json_codecs(conn)
+        except BaseException:
+            conn.terminate()
+            raise
+        return conn
+
+    return ScopedPool(connect, size)
+
+
+class Database:
+    """The process's handle on its database: one per process, built by the app's
+    lifespan (`create_service_app(..., postgres=True)`), found at `app.state.database`."""
+
+    def __init__(self, pool: ScopedPool, engine: AsyncEngine) -> None:
+        self.pool = pool
+        self.engine = engine
+
+    @classmethod
+    async def open(cls, url: str, pool_size: int, application_name: str) -> Database:
+        pool = await create_statement_pool(url, pool_size, application_name)
+        return cls(pool, create_engine(url, max(2, pool_size // 4), application_name))
+
+    async def close(self) -> None:
+        await self.pool.close()
+        await self.engine.dispose()
+
+    async def ping(self) -> None:
+        """Readiness: one round trip on a pooled connection."""
+        async with self.pool.connection() as conn:
+            await conn.fetchval("SELECT 1")
+
+    def statement(self, ctx: RequestContext) -> Lease:
+        """A connection in autocommit, in the caller's scope."""
+        return self.pool.connection((ctx.tenant_id, ctx.person_id))
+
+    def in_tenant(self, tenant_id: str) -> Lease:
+        """A connection in autocommit scoped to a tenant but no person: for a request
+        that names a tenant without a person (a presigned download)."""
+        return self.pool.connection((tenant_id, ""))
+
+    @asynccontextmanager
+    async def transaction(self, ctx: RequestContext) -> AsyncIterator[asyncpg.Connection]:
+        """BEGIN, the caller's statements, COMMIT (ROLLBACK on error), in its scope."""
+        async with self.pool.connection((ctx.tenant_id, ctx.person_id)) as conn, \
+                conn.transaction():
+            yield conn
+
+    @asynccontextmanager
+    async def system(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction allowed to see every tenant: for sweepers and maintenance."""
+        async with self.engine.begin() as conn:
+            await conn.execute(_SET_SYSTEM)
+            yield conn
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[bool]:
+        """A named lock across every process on the database, held for the block if it
+        was free: yields whether it was taken (never waits). A session advisory lock on a
+        connection of its own, released at the end of the block or when it dies."""
+        async with self.engine.connect() as conn:
+            auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            taken = bool((await auto.execute(
+                text("SELECT pg_try_advisory_lock(hashtext(:n))"), {"n": name})).scalar())
+            try:
+                yield taken
+            finally:
+                if taken:
+                    await auto.execute(text("SELECT pg_advisory_unlock(hashtext(:n))"),
+                                       {"n": name})
+
+
+# -- statements written with :name parameters, run through asyncpg
+
+
+async def asyncpg_of(conn: asyncpg.Connection | AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection to run a statement on: the connection itself, or the one
+    under a SQLAlchemy connection (in that connection's transaction: system jobs)."""
+    if isinstance(conn, asyncpg.Connection):
+        return conn
+    raw = await conn.get_raw_connection()
+    driver: asyncpg.Connection = raw.driver_connection
+    return driver
+
+
+async def fetchrow(conn: asyncpg.Connection | AsyncConnection, stmt: Positional,
+                   params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """One row of a `Positional` statement, as a tuple."""
+    pg = await asyncpg_of(conn)
+    row = await pg.fetchrow(stmt.sql, *stmt.args(params))
+    return None if row is None else tuple(row.values())
+
+
+async def fetch(conn: asyncpg.Connection | AsyncConnection, stmt: Positional,
+                params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """Every row of a `Positional` statement, as tuples."""
+    pg = await asyncpg_of(conn)
+    return [tuple(r.values()) for r in await pg.fetch(stmt.sql, *stmt.args(params))]
+
+
+# -- request dependencies
+
+
+def database_of(request: Request) -> Database:
+    db: Database = request.app.state.database
+    return db
+
+
+async def _request_connection(request: Request,
+                              ctx: Annotated[RequestContext, Depends(authenticated)]
+                              ) -> AsyncIterator[asyncpg.Connection]:
+    async with database_of(request).statement(ctx) as conn:
+        yield conn
+
+
+async def _request_transaction(request: Request,
+                               ctx: Annotated[RequestContext, Depends(authenticated)]
+                               ) -> AsyncIterator[asyncpg.Connection]:
+    async with database_of(request).transaction(ctx) as conn:
+        yield conn
+
+
+DbConn = Annotated[asyncpg.Connection, Depends(_request_connection, scope="function")]
+DbTx = Annotated[asyncpg.Connection, Depends(_request_transaction, scope="function")]
+
