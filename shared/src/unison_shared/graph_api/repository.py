@@ -15,7 +15,7 @@ from ..graph import Graph
 from ..graph_schema import BASE_LABEL, LABELS, REL_TYPES
 from .schemas import Direction
 
-NODE = "{{props: {0} {{.*}}, labels: [l IN labels({0}) WHERE l <> 'Entity']}}"
+NODE = "{{props: properties({0}), labels: [l IN labels({0}) WHERE l <> 'Entity']}}"
 _ARROWS = {Direction.OUT: ("-", "->"), Direction.IN: ("<-", "-"), Direction.BOTH: ("-", "-")}
 
 
@@ -46,7 +46,7 @@ def _q(text: str) -> LiteralString:
 
 def _rel_map(var: str) -> str:
     return (f"{{type: type({var}), start_id: startNode({var}).id, "
-            f"end_id: endNode({var}).id, props: {var} {{.*}}}}")
+            f"end_id: endNode({var}).id, props: properties({var})}}")
 
 
 class TraversalRepository:
@@ -54,17 +54,22 @@ class TraversalRepository:
         self.graph = graph
 
     async def upsert_nodes(self, tenant: str, labels: list[str],
-                           rows: list[dict[str, Any]]) -> int:
-        """MERGE by (tenant, id): created once, its props merged on every call."""
+                           rows: list[dict[str, Any]]) -> list[str]:
+        """MERGE by (tenant, id): created once, its props merged on every call. A row
+        whose id is taken by a node with other labels is skipped (not in the ids
+        returned): ArcadeDB's MERGE would otherwise match that node regardless of its
+        labels, where Neo4j fails on the uniqueness constraint."""
         cypher = _q(
-            f"UNWIND $rows AS row MERGE (n:{_labels(labels)} {{tenant: $tenant, id: row.id}}) "
+            "UNWIND $rows AS row "
+            "OPTIONAL MATCH (old:Entity {tenant: $tenant, id: row.id}) "
+            "WITH row, old WHERE old IS NULL OR all(l IN $labels WHERE l IN labels(old)) "
+            f"MERGE (n:{_labels(labels)} {{tenant: $tenant, id: row.id}}) "
             "ON CREATE SET n.created_at = $now SET n.updated_at = $now, n += row.props "
-            "RETURN count(n) AS c")
+            "RETURN n.id AS id")
         out = await self.graph.run("nodes.upsert", cypher,
-                                   {"tenant": tenant, "rows": rows, "now": now_ms()},
-                                   write=True)
-        first = out.first()
-        return int(first["c"]) if first else 0
+                                   {"tenant": tenant, "rows": rows, "labels": labels,
+                                    "now": now_ms()}, write=True)
+        return [str(r["id"]) for r in out.records]
 
     async def patch_node(self, tenant: str, node_id: str, props: dict[str, Any]) -> bool:
         out = await self.graph.run(

@@ -12,7 +12,7 @@ import binascii
 from collections import defaultdict
 from typing import Any
 
-from ..errors import NotFound, ValidationFailed
+from ..errors import Conflict, NotFound, ValidationFailed
 from ..graph import GraphSettings
 from ..graph_cache import GraphCache
 from ..graph_schema import check_id, check_labels, check_props, check_rel_type
@@ -95,17 +95,23 @@ class TraversalService:
         self.bound("batch size", len(nodes), self.settings.max_batch, "max_batch")
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
         for i, node in enumerate(nodes):
-            field = f"nodes[{i}]" if len(nodes) > 1 else "node"
-            labels = check_labels(node.labels, f"{field}.labels")
-            props = check_props(node.props, f"{field}.props")
-            groups[tuple(labels)].append({"id": check_id(node.id, f"{field}.id"),
+            at = f"nodes[{i}]." if len(nodes) > 1 else ""
+            labels = check_labels(node.labels, f"{at}labels")
+            props = check_props(node.props, f"{at}props")
+            groups[tuple(labels)].append({"id": check_id(node.id, f"{at}id"),
                                           "props": props})
+        taken: list[str] = []
         count = 0
         try:
             for labels_key, rows in groups.items():
-                count += await self.repo.upsert_nodes(tenant, list(labels_key), rows)
+                written = set(await self.repo.upsert_nodes(tenant, list(labels_key), rows))
+                count += len(written)
+                taken.extend(r["id"] for r in rows if r["id"] not in written)
         finally:
             await self.cache.invalidate(tenant)
+        if taken:
+            raise Conflict(f"id {taken[0]} is taken by a node with other labels",
+                           ids=sorted(taken))
         return count
 
     async def patch_node(self, tenant: str, node_id: str, props: dict[str, Any]) -> NodeOut:
@@ -131,9 +137,9 @@ class TraversalService:
         groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
         wanted: set[tuple[str, str, str]] = set()
         for i, rel in enumerate(rels):
-            field = f"relationships[{i}]" if len(rels) > 1 else "relationship"
-            rel_type = check_rel_type(rel.type, f"{field}.type")
-            props = check_props(rel.props, f"{field}.props")
+            at = f"relationships[{i}]." if len(rels) > 1 else ""
+            rel_type = check_rel_type(rel.type, f"{at}type")
+            props = check_props(rel.props, f"{at}props")
             groups[rel_type].append({"start_id": rel.start_id, "end_id": rel.end_id,
                                      "props": props})
             wanted.add((rel.start_id, rel_type, rel.end_id))

@@ -9,7 +9,7 @@ from typing import Any, LiteralString
 from unison_shared.graph import Graph
 from unison_shared.graph_api.repository import now_ms
 
-NODE = "{props: x {.*}, labels: [l IN labels(x) WHERE l <> 'Entity']}"
+NODE = "{props: properties(x), labels: [l IN labels(x) WHERE l <> 'Entity']}"
 _INTENT = ("MERGE (i:Entity:IntentInstance {tenant: $tenant, id: $id}) "
            "ON CREATE SET i.created_at = $now, i.updated_at = $now, i.state = 'created', "
            "i.type = $type "
