@@ -143,8 +143,10 @@ class Graph:
     async def run_unscoped(self, name: str, cypher: LiteralString,
                            params: Mapping[str, Any] | None = None, *,
                            write: bool = True) -> Rows:
-        """Schema statements and bookkeeping that belong to no tenant (migrations)."""
-        return await self._execute(name, cypher, params or {}, write=write, budget=None)
+        """Schema statements and bookkeeping that belong to no tenant (migrations): these
+        may build indexes, so they get a generous budget."""
+        return await self._execute(name, cypher, params or {}, write=write,
+                                   budget=max(60.0, self.settings.query_timeout_seconds))
 
     async def _execute(self, name: str, cypher: LiteralString, params: Mapping[str, Any],
                        *, write: bool, budget: float | None) -> Rows:
@@ -155,7 +157,7 @@ class Graph:
             result = await asyncio.wait_for(self.driver.execute_query(
                 query, dict(params), database_=self.settings.database,
                 routing_=RoutingControl.WRITE if write else RoutingControl.READ,
-            ), budget + 0.5)
+            ), budget + min(0.5, budget))
         except TimeoutError:
             logger.warning("graph query %s exceeded %.2fs", name, budget)
             raise GraphTimeout(name, budget) from None
