@@ -1,0 +1,1 @@
+"""Unison context service: profiles, dashboard state, conversations, context KV."""

@@ -1,0 +1,1 @@
+"""Legacy UnisonOS routes (contract.md § context), with their `{"ok": ...}` shapes."""

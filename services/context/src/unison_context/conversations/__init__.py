@@ -1,0 +1,1 @@
+"""Conversation sessions and their messages, per person."""

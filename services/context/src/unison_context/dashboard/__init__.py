@@ -1,0 +1,1 @@
+"""Dashboard state per person: cards and preferences, encrypted like profiles."""

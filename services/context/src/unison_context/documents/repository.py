@@ -1,0 +1,77 @@
+"""SQL for the sealed document tables (profiles, dashboards) and profile history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import asyncpg
+
+Table = Literal["profiles", "dashboards"]
+_TABLES = frozenset({"profiles", "dashboards"})
+
+
+@dataclass(frozen=True)
+class SealedRow:
+    version: int
+    ciphertext: bytes
+    dek_version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+def _table(table: Table) -> str:
+    if table not in _TABLES:  # a constant from this package, never caller input
+        raise ValueError(table)
+    return table
+
+
+async def get(pg: asyncpg.Connection, table: Table, tenant: str, person: str,
+              lock: bool = False) -> SealedRow | None:
+    suffix = " FOR UPDATE" if lock else ""
+    row = await pg.fetchrow(
+        f"SELECT version, ciphertext, dek_version, created_at, updated_at FROM {_table(table)} "
+        f"WHERE tenant_id = $1 AND person_id = $2{suffix}", tenant, person)
+    return SealedRow(*row.values()) if row else None
+
+
+async def upsert(pg: asyncpg.Connection, table: Table, tenant: str, person: str, version: int,
+                 ciphertext: bytes, dek_version: int) -> SealedRow:
+    row = await pg.fetchrow(
+        f"INSERT INTO {_table(table)} AS cur (tenant_id, person_id, version, ciphertext, "
+        "dek_version) VALUES ($1, $2, $3, $4, $5) "
+        "ON CONFLICT (tenant_id, person_id) DO UPDATE SET version = EXCLUDED.version, "
+        "ciphertext = EXCLUDED.ciphertext, dek_version = EXCLUDED.dek_version, "
+        "updated_at = now() "
+        "RETURNING version, ciphertext, dek_version, created_at, updated_at",
+        tenant, person, version, ciphertext, dek_version)
+    return SealedRow(*row.values())
+
+
+async def delete(pg: asyncpg.Connection, table: Table, tenant: str, person: str) -> bool:
+    done = await pg.fetchval(
+        f"DELETE FROM {_table(table)} WHERE tenant_id = $1 AND person_id = $2 RETURNING 1",
+        tenant, person)
+    return done is not None
+
+
+async def add_history(pg: asyncpg.Connection, tenant: str, person: str, version: int,
+                      ciphertext: bytes, dek_version: int, keep: int) -> None:
+    """Record a profile version and prune the history to the newest `keep`."""
+    await pg.execute(
+        "INSERT INTO profile_history (tenant_id, person_id, version, ciphertext, dek_version) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        tenant, person, version, ciphertext, dek_version)
+    await pg.execute(
+        "DELETE FROM profile_history WHERE tenant_id = $1 AND person_id = $2 "
+        "AND version <= $3", tenant, person, version - keep)
+
+
+async def history(pg: asyncpg.Connection, tenant: str, person: str, before: int | None,
+                  limit: int) -> list[SealedRow]:
+    rows = await pg.fetch(
+        "SELECT version, ciphertext, dek_version, created_at, created_at FROM profile_history "
+        "WHERE tenant_id = $1 AND person_id = $2 AND ($3::bigint IS NULL OR version < $3) "
+        "ORDER BY version DESC LIMIT $4", tenant, person, before, limit)
+    return [SealedRow(*r.values()) for r in rows]

@@ -1,0 +1,1 @@
+"""Per-person data keys, wrapped by the KEK keyring (envelope encryption)."""

@@ -1,0 +1,45 @@
+"""SQL for person_data_keys, on the caller's asyncpg connection (and transaction)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+
+@dataclass(frozen=True)
+class WrappedKey:
+    tenant_id: str
+    person_id: str
+    version: int
+    kek_version: str
+    wrapped_key: bytes
+
+
+_COLUMNS = "tenant_id, person_id, version, kek_version, wrapped_key"
+
+
+def _key(row: asyncpg.Record | None) -> WrappedKey | None:
+    return WrappedKey(*row.values()) if row is not None else None
+
+
+async def latest(pg: asyncpg.Connection, tenant_id: str, person_id: str) -> WrappedKey | None:
+    return _key(await pg.fetchrow(
+        f"SELECT {_COLUMNS} FROM person_data_keys WHERE tenant_id = $1 AND person_id = $2 "
+        "ORDER BY version DESC LIMIT 1", tenant_id, person_id))
+
+
+async def get(pg: asyncpg.Connection, tenant_id: str, person_id: str,
+              version: int) -> WrappedKey | None:
+    return _key(await pg.fetchrow(
+        f"SELECT {_COLUMNS} FROM person_data_keys WHERE tenant_id = $1 AND person_id = $2 "
+        "AND version = $3", tenant_id, person_id, version))
+
+
+async def insert_if_absent(pg: asyncpg.Connection, key: WrappedKey) -> None:
+    # Two replicas may create a person's first key at once: the first insert wins and
+    # the loser reads the winner's key back.
+    await pg.execute(
+        f"INSERT INTO person_data_keys ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5) "
+        "ON CONFLICT (tenant_id, person_id, version) DO NOTHING",
+        key.tenant_id, key.person_id, key.version, key.kek_version, key.wrapped_key)

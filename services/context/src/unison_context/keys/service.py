@@ -1,0 +1,73 @@
+"""Envelope encryption per person: each person has a data key (AES-256-GCM), wrapped by
+the KEK; every ciphertext's AAD binds tenant, record kind, person and record, so a blob
+copied to another row, person or tenant fails to open.
+
+Unwrapped keys are cached in process memory only (bounded), never in Redis or logs.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from unison_shared.crypto import CryptoError, Keyring, new_data_key, open_sealed, record_aad, seal
+
+from . import repository
+from .repository import WrappedKey
+
+CACHE_MAX = 50_000
+
+
+def _key_aad(tenant_id: str, person_id: str, version: int) -> bytes:
+    return record_aad(tenant_id, "person-data-key", person_id, version)
+
+
+class PersonKeys:
+    def __init__(self, keyring: Keyring) -> None:
+        self.keyring = keyring
+        self._cache: dict[tuple[str, str, int], bytes] = {}
+
+    def _remember(self, wrapped: WrappedKey) -> bytes:
+        ident = (wrapped.tenant_id, wrapped.person_id, wrapped.version)
+        key = self._cache.get(ident)
+        if key is None:
+            key = self.keyring.unwrap(wrapped.kek_version, wrapped.wrapped_key,
+                                      _key_aad(*ident))
+            if len(self._cache) >= CACHE_MAX:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[ident] = key
+        return key
+
+    async def current(self, pg: asyncpg.Connection, tenant_id: str,
+                      person_id: str) -> tuple[int, bytes]:
+        """The person's newest data key, created on first use: call inside a transaction
+        (the new key must commit with the first record sealed under it)."""
+        wrapped = await repository.latest(pg, tenant_id, person_id)
+        if wrapped is None:
+            kek_version, blob = self.keyring.wrap(new_data_key(),
+                                                  _key_aad(tenant_id, person_id, 1))
+            await repository.insert_if_absent(
+                pg, WrappedKey(tenant_id, person_id, 1, kek_version, blob))
+            wrapped = await repository.get(pg, tenant_id, person_id, 1)
+            assert wrapped is not None
+        return wrapped.version, self._remember(wrapped)
+
+    async def by_version(self, pg: asyncpg.Connection, tenant_id: str, person_id: str,
+                         version: int) -> bytes:
+        cached = self._cache.get((tenant_id, person_id, version))
+        if cached is not None:
+            return cached
+        wrapped = await repository.get(pg, tenant_id, person_id, version)
+        if wrapped is None:
+            raise CryptoError("the person's data key is missing")
+        return self._remember(wrapped)
+
+    async def seal(self, pg: asyncpg.Connection, tenant_id: str, person_id: str, kind: str,
+                   record: str, plaintext: bytes) -> tuple[int, bytes]:
+        """(data key version, blob); AAD = tenant, kind, person, record."""
+        version, key = await self.current(pg, tenant_id, person_id)
+        return version, seal(key, plaintext, record_aad(tenant_id, kind, person_id, record))
+
+    async def open(self, pg: asyncpg.Connection, tenant_id: str, person_id: str, kind: str,
+                   record: str, dek_version: int, blob: bytes) -> bytes:
+        key = await self.by_version(pg, tenant_id, person_id, dek_version)
+        return open_sealed(key, blob, record_aad(tenant_id, kind, person_id, record))

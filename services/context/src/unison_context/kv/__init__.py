@@ -1,0 +1,1 @@
+"""Context KV: durable per-person records (tiers A/B/C), encrypted under the person's key."""

@@ -1,0 +1,1 @@
+"""Person profiles: encrypted JSON, versioned, with PIN/passcode hashes kept apart."""
