@@ -1,0 +1,40 @@
+"""The graph kit itself: migrations run once and are recorded in the graph; a query
+without a tenant filter never reaches the server."""
+
+from __future__ import annotations
+
+import pytest
+
+from unison_shared.graph import Graph, UnscopedQuery, create_driver
+from unison_shared.graph_migrations import applied, discover, migrate, migrations_root
+
+
+@pytest.fixture
+async def fresh_graph(cg_settings_factory):
+    settings = cg_settings_factory(graph={"database": "kit_test"}).graph
+    from .. import graph_servers
+
+    graph_servers.arcadedb().ensure_database("kit_test")
+    driver = create_driver(settings)
+    yield Graph(driver, settings)
+    await driver.close()
+
+
+async def test_migrations_run_once_and_are_recorded(fresh_graph):
+    folder = migrations_root() / "context_graph"
+    names = [m.name for m in discover(folder, fresh_graph.dialect)]
+    assert names[0] == "0001_schema"
+    first = await migrate(fresh_graph, folder, "kit")
+    assert first in (names, [])  # [] when an earlier run of this session applied them
+    assert await migrate(fresh_graph, folder, "kit") == []
+    assert await applied(fresh_graph, "kit") == set(names)
+    rows = await fresh_graph.run_unscoped("test.constraints", "SHOW CONSTRAINTS", write=False)
+    assert any(r.get("labelsOrTypes") == ["Entity"] and r.get("properties") == ["tenant", "id"]
+               for r in rows.records)
+
+
+async def test_unscoped_queries_are_refused(fresh_graph):
+    with pytest.raises(UnscopedQuery):
+        await fresh_graph.run("bad", "MATCH (n) RETURN n", {})
+    with pytest.raises(UnscopedQuery):
+        await fresh_graph.run("bad", "MATCH (n {tenant: $tenant}) RETURN n", {"tenant": ""})
