@@ -8,13 +8,13 @@ import pytest
 from unison_shared.graph import Graph, UnscopedQuery, create_driver
 from unison_shared.graph_migrations import applied, discover, migrate, migrations_root
 
+from .. import graph_servers
+
 
 @pytest.fixture
 async def fresh_graph(cg_settings_factory):
-    settings = cg_settings_factory(graph={"database": "kit_test"}).graph
-    from .. import graph_servers
-
     graph_servers.arcadedb().ensure_database("kit_test")
+    settings = cg_settings_factory().graph.model_copy(update={"database": "kit_test"})
     driver = create_driver(settings)
     yield Graph(driver, settings)
     await driver.close()
