@@ -5,7 +5,9 @@ turn, so a route registered late pays for every route before it)."""
 from __future__ import annotations
 
 from . import whoami
+from .artifacts import router as artifacts
 from .audit import router as audit
+from .cache import router as cache
 from .compat import audit as legacy_audit
 from .compat import kv as legacy_kv
 from .compat import memory as legacy_memory
@@ -13,8 +15,13 @@ from .compat import objects as legacy_objects
 from .compat import vault as legacy_vault
 from .kv import router as kv
 from .memory import router as memory
+from .messages import router as messages
+from .metrics import router as metrics
 from .objects import router as objects
+from .state import router as state
+from .threads import router as threads
 from .vault import router as vault
 
-ROUTERS = [m.router for m in (kv, memory, vault, audit, objects, whoami, legacy_kv,
-                              legacy_memory, legacy_vault, legacy_audit, legacy_objects)]
+ROUTERS = [m.router for m in (kv, memory, vault, audit, objects, threads, messages, state,
+                              artifacts, metrics, cache, whoami, legacy_kv, legacy_memory,
+                              legacy_vault, legacy_audit, legacy_objects)]

@@ -48,6 +48,19 @@ class StorageOptions(BaseSettings):
     vault_max_versions: int = 10
     max_json_bytes: int = 1024 * 1024
     legacy_object_max_bytes: int = 16 * 1024 * 1024
+    # Agent-runtime records (threads, messages, state, artifacts, cache).
+    # Message content and sealed states above these sizes are stored as objects.
+    agent_message_inline_max_bytes: int = Field(default=64 * 1024, ge=1)
+    agent_state_inline_max_bytes: int = Field(default=64 * 1024, ge=1)
+    agent_state_max_versions: int = Field(default=20, ge=1)
+    agent_state_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1)
+    agent_artifact_inline_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1)
+    # The Redis cache: a value's TTL is the caller's, at most the maximum; without one
+    # it gets the default (the maximum unless configured lower).
+    cache_default_ttl_seconds: int = Field(default=24 * 3600, ge=1)
+    cache_max_ttl_seconds: int = Field(default=24 * 3600, ge=1)
+    cache_max_value_bytes: int = Field(default=1024 * 1024, ge=1)
+    cache_retry_after_seconds: int = Field(default=5, ge=1)
 
 
 class StorageSettings(ServiceSettings):

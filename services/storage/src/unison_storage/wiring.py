@@ -11,13 +11,20 @@ from redis.asyncio import Redis
 from unison_shared.crypto import Keyring
 from unison_shared.database import Database
 
+from .artifacts.service import ArtifactService
 from .audit.service import AuditService
+from .cache.service import CacheService
 from .keys.service import DataKeyService
 from .kv.service import KVService
 from .memory.service import MemoryService
+from .messages.service import MessageService
+from .metrics.service import MetricService
 from .objects.service import ObjectService
 from .objects.store import ObjectStore
 from .settings import StorageSettings
+from .state.service import StateService
+from .threads.payloads import Payloads
+from .threads.service import ThreadService
 from .vault.service import VaultService
 
 
@@ -31,6 +38,12 @@ class Services:
     audit: AuditService
     vault: VaultService
     objects: ObjectService
+    threads: ThreadService
+    messages: MessageService
+    state: StateService
+    artifacts: ArtifactService
+    metrics: MetricService
+    cache: CacheService
 
 
 def presign_key(settings: StorageSettings, keyring: Keyring) -> bytes:
@@ -55,6 +68,7 @@ def build_services(settings: StorageSettings, db: Database, redis: Redis | None,
     opts = settings.storage
     keys = DataKeyService(keyring, keyring_reloader(settings))
     audit = AuditService(db)
+    payloads = Payloads(db, store)
     return Services(
         db=db,
         redis=redis,
@@ -64,4 +78,10 @@ def build_services(settings: StorageSettings, db: Database, redis: Redis | None,
         audit=audit,
         vault=VaultService(db, keys, audit, opts.vault_max_versions),
         objects=ObjectService(db, store, opts, presign_key(settings, keyring)),
+        threads=ThreadService(payloads, opts.max_json_bytes),
+        messages=MessageService(db, payloads, opts),
+        state=StateService(payloads, keys, opts),
+        artifacts=ArtifactService(payloads, opts),
+        metrics=MetricService(),
+        cache=CacheService(redis, opts),
     )
