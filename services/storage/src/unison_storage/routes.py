@@ -9,6 +9,7 @@ from .artifacts import router as artifacts
 from .audit import router as audit
 from .cache import router as cache
 from .compat import audit as legacy_audit
+from .compat import cortex, cortex_records
 from .compat import kv as legacy_kv
 from .compat import memory as legacy_memory
 from .compat import objects as legacy_objects
@@ -24,4 +25,5 @@ from .vault import router as vault
 
 ROUTERS = [m.router for m in (kv, memory, vault, audit, objects, threads, messages, state,
                               artifacts, metrics, cache, whoami, legacy_kv, legacy_memory,
-                              legacy_vault, legacy_audit, legacy_objects)]
+                              legacy_vault, legacy_audit, legacy_objects, cortex,
+                              cortex_records)]
