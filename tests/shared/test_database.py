@@ -16,7 +16,7 @@ from unison_shared.app import create_service_app
 from unison_shared.database import DbConn, DbTx
 from unison_shared.errors import Conflict
 from unison_shared.settings import AuthSettings, Environment, ServiceSettings
-from unison_shared.testing import TEST_SECRET, Caller, app_client, running_app
+from unison_shared.testing import TEST_SECRET, Caller, app_client, role_url, running_app
 
 NS = "kit-test"
 router = APIRouter()
@@ -49,7 +49,8 @@ def make_app(settings: ServiceSettings) -> FastAPI:
 
 
 def settings_for(url: str, redis_url: str | None, pool_size: int = 1) -> ServiceSettings:
-    return ServiceSettings(environment=Environment.TEST, database_url=url,
+    return ServiceSettings(environment=Environment.TEST,
+                           database_url=role_url(url, "unison_app"),
                            redis_url=redis_url, database_pool_size=pool_size,
                            auth=AuthSettings(hs256_secret=TEST_SECRET))
 

@@ -14,14 +14,31 @@ from typing import Any
 import httpx
 import pytest
 
-from unison_shared.testing import app_client, base_env, environ, fresh_database, running_app
+from unison_shared.testing import (
+    app_client,
+    base_env,
+    environ,
+    fresh_database,
+    role_url,
+    running_app,
+)
 
 STORAGE_DB = "storage_test"
 
 
 def fresh_storage_database(postgres: Any, name: str) -> str:
-    """A database of its own, migrated: for tests whose work crosses tenants."""
+    """A database of its own, migrated: for tests whose work crosses tenants. Its owner's
+    URL: give a service `db_settings(url)`."""
     return fresh_database(postgres, name, "storage")
+
+
+def db_settings(owner_url: str) -> dict[str, str]:
+    """Settings overrides for a service on the database `owner_url` names: requests as
+    the runtime role, system jobs as the system role."""
+    from unison_devstack.postgres import RUNTIME_ROLE, SYSTEM_ROLE
+
+    return {"database_url": role_url(owner_url, RUNTIME_ROLE),
+            "database_system_url": role_url(owner_url, SYSTEM_ROLE)}
 
 
 @pytest.fixture(scope="session")

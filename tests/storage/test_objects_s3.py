@@ -14,7 +14,7 @@ import pytest
 
 from unison_devstack.procs import free_port
 
-from .conftest import fresh_storage_database
+from .conftest import db_settings, fresh_storage_database
 from .test_objects import app_client, chunked, sha, storage_key, upload
 
 S3_DB = "storage_objects_s3"
@@ -27,7 +27,7 @@ def s3_db_url(postgres):
 
 @pytest.fixture(scope="module")
 async def s3(storage_settings_factory, s3_env, s3_db_url):
-    async with app_client(storage_settings_factory, s3_env, database_url=s3_db_url) as pair:
+    async with app_client(storage_settings_factory, s3_env, **db_settings(s3_db_url)) as pair:
         yield pair
 
 

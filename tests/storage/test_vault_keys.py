@@ -18,11 +18,11 @@ from typer.testing import CliRunner
 
 from unison_devstack.tokens import mint_token
 from unison_shared.crypto import Keyring, save_keyring
-from unison_shared.testing import TEST_SECRET
+from unison_shared.testing import TEST_SECRET, role_url
 from unison_storage import cli
 from unison_storage.main import create_app
 
-from .conftest import STORAGE_DB, fresh_storage_database, running_client
+from .conftest import STORAGE_DB, db_settings, fresh_storage_database, running_client
 
 V = "/v1/vault/secrets"
 ROTATION_DB = "storage_vault_rotation"
@@ -124,7 +124,7 @@ async def test_kek_rotation_cli_rewraps_and_secrets_stay_readable(
         rotation_db, storage_settings_factory, make_caller, postgres, tmp_path: Path):
     ring_path = tmp_path / "kek.json"
     save_keyring(Keyring.generate(), ring_path)
-    settings = storage_settings_factory(database_url=rotation_db, kek_keyring_file=ring_path)
+    settings = storage_settings_factory(**db_settings(rotation_db), kek_keyring_file=ring_path)
     callers = [make_caller(), make_caller()]
     async with app_client(settings) as c:
         for i, caller in enumerate(callers):
@@ -138,7 +138,8 @@ async def test_kek_rotation_cli_rewraps_and_secrets_stay_readable(
 
         result = await asyncio.to_thread(
             CliRunner().invoke, cli.app,
-            ["rotate-kek", "--keyring-file", str(ring_path), "--url", rotation_db])
+            ["rotate-kek", "--keyring-file", str(ring_path),
+             "--url", role_url(rotation_db, "unison_system")])
         assert result.exit_code == 0, result.output
         assert "current KEK version: v2; data keys rewrapped: 2" in result.output
 
@@ -165,7 +166,7 @@ async def test_kek_rotation_cli_rewraps_and_secrets_stay_readable(
     # A process that never got the new keyring cannot open rewrapped keys: the reason
     # the rollout distributes the keyring before (or right after) rewrapping.
     old_only = Keyring(current="v1", keys={"v1": ring.keys["v1"]})
-    stale = storage_settings_factory(database_url=rotation_db, kek_keyring=old_only.to_json())
+    stale = storage_settings_factory(**db_settings(rotation_db), kek_keyring=old_only.to_json())
     async with app_client(stale) as c:
         assert_integrity_error(await c.get(f"{V}/one", headers=callers[0].headers), "ROT-0")
 
@@ -174,7 +175,7 @@ async def test_admin_route_rotates_the_kek(rotation_db, storage_settings_factory
                                            postgres, tmp_path: Path):
     ring_path = tmp_path / "kek.json"
     save_keyring(Keyring.generate(), ring_path)
-    settings = storage_settings_factory(database_url=rotation_db, kek_keyring_file=ring_path)
+    settings = storage_settings_factory(**db_settings(rotation_db), kek_keyring_file=ring_path)
     household_admin = make_caller(roles=["person", "admin"])
     ops = {"Authorization": "Bearer " + mint_token(
         TEST_SECRET, person_id=None, household_id=None, sub="service-ops", type="service",
@@ -202,7 +203,7 @@ async def test_replica_with_cold_cache_reloads_rotated_keyring_file(
         rotation_db, storage_settings_factory, make_caller, tmp_path: Path):
     ring_path = tmp_path / "kek.json"
     save_keyring(Keyring.generate(), ring_path)
-    settings = storage_settings_factory(database_url=rotation_db, kek_keyring_file=ring_path)
+    settings = storage_settings_factory(**db_settings(rotation_db), kek_keyring_file=ring_path)
     caller = make_caller()
     async with app_client(settings) as writer, app_client(settings) as replica:
         r = await writer.put(f"{V}/cold", headers=caller.headers, json={"value": "COLD-1"})
@@ -210,7 +211,8 @@ async def test_replica_with_cold_cache_reloads_rotated_keyring_file(
         # The replica started with KEK v1 only and has never unwrapped this tenant's key.
         result = await asyncio.to_thread(
             CliRunner().invoke, cli.app,
-            ["rotate-kek", "--keyring-file", str(ring_path), "--url", rotation_db])
+            ["rotate-kek", "--keyring-file", str(ring_path),
+             "--url", role_url(rotation_db, "unison_system")])
         assert result.exit_code == 0, result.output
         r = await replica.get(f"{V}/cold", headers=caller.headers)
         assert r.status_code == 200, r.text

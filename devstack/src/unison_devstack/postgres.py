@@ -25,7 +25,12 @@ PG_BIN = Path(pg_commands.POSTGRES_BIN_PATH)
 # PostgreSQL refuses to run as root; when we are root, run it as this system user.
 PG_SYSTEM_USER = "unison_pg"
 SUPERUSER = "postgres"
-APP_ROLE = "unison"
+# The database roles (docs/storage.md, Security): the owner runs migrations and owns the
+# schema; the services' requests run as the runtime role and their system jobs (sweeps,
+# reconcile, key rotation) as the system role, neither of which owns anything.
+OWNER_ROLE = APP_ROLE = "unison"
+RUNTIME_ROLE = "unison_app"
+SYSTEM_ROLE = "unison_system"
 
 
 def _system_user() -> str | None:
@@ -90,7 +95,7 @@ class PostgresServer:
             check=True, user=user, capture_output=True,
         )
         wait_until(lambda: port_open(self.port), 30, "PostgreSQL")
-        self._ensure_app_role()
+        self.ensure_roles()
         return self.pid()
 
     def pid(self) -> int:
@@ -105,12 +110,21 @@ class PostgresServer:
         )
         return out.stdout
 
-    def _ensure_app_role(self) -> None:
-        # The services connect as a non-superuser so row-level security applies to them.
-        exists = self.psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}'")  # noqa: S608
-        if not exists.strip():
-            password = f" PASSWORD '{self.password}'" if self.password else ""
-            self.psql(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS{password}")
+    def ensure_roles(self) -> None:
+        # Non-superusers without BYPASSRLS, so row-level security applies to all three.
+        password = f" PASSWORD '{self.password}'" if self.password else ""
+        for role in (OWNER_ROLE, RUNTIME_ROLE, SYSTEM_ROLE):
+            exists = self.psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{role}'")  # noqa: S608
+            if not exists.strip():
+                self.psql(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB "
+                          f"NOCREATEROLE{password}")
+
+    def urls(self, database: str) -> dict[str, str]:
+        """The owner's URL (migrations), the runtime's (requests) and the system role's
+        (system jobs) for one database."""
+        return {"owner": self.url(database, OWNER_ROLE),
+                "runtime": self.url(database, RUNTIME_ROLE),
+                "system": self.url(database, SYSTEM_ROLE)}
 
     def ensure_database(self, name: str) -> None:
         # Names come from the runner's own constants, never from a request.

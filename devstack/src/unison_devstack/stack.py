@@ -77,10 +77,11 @@ def object_store_env(cfg: StackConfig) -> dict[str, str]:
     raise ValueError(f"DEVSTACK_OBJECT_BACKEND must be fs or s3, not {cfg.object_backend!r}")
 
 
-def storage_env(cfg: StackConfig, database_url: str, redis: RedisServer) -> dict[str, str]:
+def storage_env(cfg: StackConfig, urls: dict[str, str], redis: RedisServer) -> dict[str, str]:
     return {
         "UNISON_ENVIRONMENT": "dev",
-        "UNISON_DATABASE_URL": database_url,
+        "UNISON_DATABASE_URL": urls["runtime"],
+        "UNISON_DATABASE_SYSTEM_URL": urls["system"],
         "UNISON_REDIS_URL": redis.url,
         "UNISON_STATE_DIR": str(cfg.state_dir / "storage"),
         "UNISON_AUTH_HS256_SECRET": dev_secret(cfg),
@@ -111,10 +112,11 @@ def up(cfg: StackConfig) -> dict[str, str]:
     pg = PostgresServer(cfg.state_dir / "postgres", cfg.postgres_port)
     if not port_open(cfg.postgres_port):
         pg.start()
+    pg.ensure_roles()  # also on a server an older `up` started
     pg.ensure_database(STORAGE_DB)
-    database_url = pg.url(STORAGE_DB)
+    storage_urls = pg.urls(STORAGE_DB)
     shown = {"postgres": pg.url(STORAGE_DB, driver="postgresql")}
-    run_migrations(database_url)
+    run_migrations(storage_urls["owner"])
 
     redis = RedisServer(cfg.state_dir / "redis", cfg.redis_port)
     if not port_open(cfg.redis_port):
@@ -135,7 +137,7 @@ def up(cfg: StackConfig) -> dict[str, str]:
         [sys.executable, "-m", "uvicorn", "unison_storage.main:create_app", "--factory",
          "--host", "127.0.0.1", "--port", str(cfg.storage_port), "--no-access-log",
          "--log-level", "warning"],
-        log, env=storage_env(cfg, database_url, redis),
+        log, env=storage_env(cfg, storage_urls, redis),
     )
     write_pid(cfg.pids / "storage.pid", proc.pid)
     _wait_ready(f"http://127.0.0.1:{cfg.storage_port}/readyz", 60, log)

@@ -78,9 +78,11 @@ def _kit_lifespan(settings: ServiceSettings, service_label: str, postgres: bool,
             if postgres:
                 from .database import Database
 
+                system_url = settings.database_system_url
                 database = await Database.open(
                     settings.database_url.get_secret_value(), settings.database_pool_size,
-                    settings.database_application_name or service_label)
+                    settings.database_application_name or service_label,
+                    system_url.get_secret_value() if system_url else None)
                 app.state.database = database
                 add_readiness_check(app, "postgres", database.ping)
             if redis and settings.redis_url:

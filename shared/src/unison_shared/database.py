@@ -2,7 +2,7 @@
 
 Request paths run on plain asyncpg connections from a `ScopedPool`. Before a connection
 is handed out, the pool puts it in the caller's scope (`app.tenant_id`, `app.person_id`
-as session settings, `app.system` cleared), or finds it already there; row-level security
+as session settings), or finds it already there; row-level security
 reads that scope. So every connection a request sees is in *its* caller's scope, never a
 previous caller's: the pool sets the scope on every checkout whose recorded scope differs
 (pgpool.py), and nothing hands out a connection without a scope.
@@ -20,8 +20,15 @@ Code that cannot use a dependency (an upload that streams its body first, backgr
 work, a service method that retries a transaction it lost a race in) opens the same
 handles itself: `db.statement(ctx)` and `db.transaction(ctx)`.
 
-System jobs (sweeps, reconcile, key rotation) use `db.system()`: a SQLAlchemy transaction
-allowed to see every tenant, and `db.exclusive(name)`: a lock across replicas.
+The request paths of the storage service open `db.statement(ctx)` or
+`db.transaction(ctx)` in their services rather than take `DbConn`/`DbTx`: a dependency
+with `yield` keeps FastAPI's own request handler (compiled_routes.py plans none), which
+costs those hot routes about a third more instructions per request.
+
+System jobs (sweeps, reconcile, key rotation) use `db.system()`: a transaction on a
+connection of the *system role* (`database_system_url`), whose own row-level security
+policy shows it every tenant's rows, and `db.exclusive(name)`: a lock across replicas.
+No setting a session can change widens what the runtime role sees.
 """
 
 from __future__ import annotations
@@ -44,9 +51,6 @@ from .sqlparams import Positional
 # SQLAlchemy connection of a system job (sweeps, rotation, reconcile) that runs the same
 # statement across tenants; `fetch`/`fetchrow` run either through asyncpg.
 StatementConnection: TypeAlias = "asyncpg.Connection | AsyncConnection"
-
-_SET_SYSTEM = text("SELECT set_config('app.system', 'on', true)")
-
 
 def require_postgres_url(url: str) -> str:
     """The URL itself, or a ValueError that says what is wrong with it."""
@@ -100,18 +104,32 @@ class Database:
     """The process's handle on its database: one per process, built by the app's
     lifespan (`create_service_app(..., postgres=True)`), found at `app.state.database`."""
 
-    def __init__(self, pool: ScopedPool, engine: AsyncEngine) -> None:
+    def __init__(self, pool: ScopedPool, system_engine: AsyncEngine | None) -> None:
         self.pool = pool
-        self.engine = engine
+        self._system_engine = system_engine
 
     @classmethod
-    async def open(cls, url: str, pool_size: int, application_name: str) -> Database:
+    async def open(cls, url: str, pool_size: int, application_name: str,
+                   system_url: str | None = None) -> Database:
+        """The runtime role's pool on `url`; the system role's engine on `system_url`
+        (opened lazily: a process that runs no system job never connects with it)."""
         pool = await create_statement_pool(url, pool_size, application_name)
-        return cls(pool, create_engine(url, max(2, pool_size // 4), application_name))
+        engine = None if system_url is None else create_engine(
+            system_url, 2, f"{application_name}-system")
+        return cls(pool, engine)
 
     async def close(self) -> None:
         await self.pool.close()
-        await self.engine.dispose()
+        if self._system_engine is not None:
+            await self._system_engine.dispose()
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The system role's engine (system jobs only)."""
+        if self._system_engine is None:
+            raise RuntimeError("system jobs need the system role: set "
+                               "UNISON_DATABASE_SYSTEM_URL (docs/storage.md, Security)")
+        return self._system_engine
 
     async def ping(self) -> None:
         """Readiness: one round trip on a pooled connection."""
@@ -136,9 +154,9 @@ class Database:
 
     @asynccontextmanager
     async def system(self) -> AsyncIterator[AsyncConnection]:
-        """A transaction allowed to see every tenant: for sweepers and maintenance."""
+        """A transaction of the system role, which sees every tenant: for sweepers and
+        maintenance."""
         async with self.engine.begin() as conn:
-            await conn.execute(_SET_SYSTEM)
             yield conn
 
     @asynccontextmanager

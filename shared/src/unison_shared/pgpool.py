@@ -10,7 +10,7 @@ is skipped. With as many connections as concurrent callers, a caller keeps findi
 every time, as before.
 
 The invariant that makes the skip safe: the recorded scope is exactly the connection's
-session-level `app.tenant_id`, `app.person_id` and `app.system` (empty). Only this pool
+session-level `app.tenant_id` and `app.person_id`. Only this pool
 sets them at session level, and records after the statement succeeded; everything else
 sets them transaction-locally (`set_config(..., true)`), which reverts at the end of its
 transaction. A connection whose state is in doubt (closed, or a ROLLBACK that failed) is
@@ -42,8 +42,7 @@ _IN_DOUBT = (asyncio.CancelledError, TimeoutError, asyncpg.InterfaceError,
              asyncpg.exceptions.InternalClientError, OSError)
 
 SESSION_SCOPE_SQL = ("SELECT set_config('app.tenant_id', $1, false), "
-                     "set_config('app.person_id', $2, false), "
-                     "set_config('app.system', '', false)")
+                     "set_config('app.person_id', $2, false)")
 
 
 class Lease:

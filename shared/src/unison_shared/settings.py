@@ -36,6 +36,10 @@ class ServiceSettings(BaseSettings):
     service_name: str = "unison"
     environment: Environment = Environment.PRODUCTION
     database_url: SecretStr = SecretStr("postgresql+asyncpg://unison@127.0.0.1:5432/unison")
+    # The system role's URL, for system jobs (sweeps, reconcile, key rotation): a role
+    # whose own policy shows it every tenant's rows. Unset: the service runs no system
+    # job that needs it, and `Database.system()` says so.
+    database_system_url: SecretStr | None = None
     database_pool_size: int = 20
     # Shown in pg_stat_activity; defaults to the service's name.
     database_application_name: str | None = None

@@ -50,7 +50,9 @@ def serve(host: str = "127.0.0.1", port: int = 8082, workers: int = 1) -> None:
 
 KeyringFile = Annotated[Path, typer.Option(envvar="UNISON_KEK_KEYRING_FILE",
                                            help="the KEK keyring JSON file")]
-DbUrl = Annotated[str | None, typer.Option(envvar="UNISON_DATABASE_URL")]
+# Key jobs cross tenants: they run as the system role.
+SystemDbUrl = Annotated[str | None, typer.Option(envvar="UNISON_DATABASE_SYSTEM_URL",
+                                                 help="the system role's database URL")]
 
 
 def _run_key_job(url: str | None, keyring_file: Path, job: str, rewrap: bool = True) -> None:
@@ -63,14 +65,14 @@ def _run_key_job(url: str | None, keyring_file: Path, job: str, rewrap: bool = T
     from .keys.service import DataKeyService
 
     if not url:
-        raise typer.BadParameter("set UNISON_DATABASE_URL or pass --url")
+        raise typer.BadParameter("set UNISON_DATABASE_SYSTEM_URL or pass --url")
     if not keyring_file.is_file():
         raise typer.BadParameter(f"keyring file {keyring_file} does not exist")
 
     ring = Keyring.from_json(keyring_file.read_text())
 
     async def run() -> rotation.RotationResult:
-        db = await Database.open(url, 2, "unison-storage-keys")
+        db = await Database.open(url, 1, "unison-storage-keys", system_url=url)
         try:
             keys = DataKeyService(ring)
             if job == "rotate":
@@ -87,7 +89,7 @@ def _run_key_job(url: str | None, keyring_file: Path, job: str, rewrap: bool = T
 
 
 @app.command("rotate-kek")
-def rotate_kek(keyring_file: KeyringFile, url: DbUrl = None,
+def rotate_kek(keyring_file: KeyringFile, url: SystemDbUrl = None,
                rewrap: Annotated[bool, typer.Option(help="rewrap data keys now")] = True
                ) -> None:
     """Add a new KEK version to the keyring file and rewrap every tenant data key."""
@@ -95,7 +97,7 @@ def rotate_kek(keyring_file: KeyringFile, url: DbUrl = None,
 
 
 @app.command("rewrap-keys")
-def rewrap_keys(keyring_file: KeyringFile, url: DbUrl = None) -> None:
+def rewrap_keys(keyring_file: KeyringFile, url: SystemDbUrl = None) -> None:
     """Rewrap every tenant data key under the keyring file's current KEK version."""
     _run_key_job(url, keyring_file, "rewrap")
 
@@ -124,8 +126,11 @@ def reconcile_objects(
         from .settings import StorageSettings
 
         settings = StorageSettings()
-        db = await Database.open(settings.database_url.get_secret_value(), 2,
-                                 "unison-storage-reconcile")
+        system_url = settings.database_system_url
+        if system_url is None:
+            raise typer.BadParameter("set UNISON_DATABASE_SYSTEM_URL (the system role)")
+        db = await Database.open(settings.database_url.get_secret_value(), 1,
+                                 "unison-storage-reconcile", system_url.get_secret_value())
         store = create_object_store(settings)
         try:
             # Reconcile never signs links: a throwaway key keeps the KEK out of this job.

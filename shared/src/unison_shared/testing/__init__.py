@@ -50,11 +50,24 @@ def environ(env: dict[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
+def role_url(url: str, role: str) -> str:
+    """`url` (a database's owner URL, as `migrated_database` returns) for another role:
+    the runtime role (`unison_app`) or the system role (`unison_system`)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(username=role).render_as_string(hide_password=False)
+
+
 def base_env(database_url: str, redis_url: str | None, state_dir: Path) -> dict[str, str]:
-    """The settings every service under test shares (UNISON_* variables)."""
+    """The settings every service under test shares (UNISON_* variables), for the
+    database whose owner URL is `database_url`: requests run as the runtime role,
+    system jobs as the system role, as in production."""
+    from unison_devstack.postgres import RUNTIME_ROLE, SYSTEM_ROLE
+
     env = {
         "UNISON_ENVIRONMENT": "test",
-        "UNISON_DATABASE_URL": database_url,
+        "UNISON_DATABASE_URL": role_url(database_url, RUNTIME_ROLE),
+        "UNISON_DATABASE_SYSTEM_URL": role_url(database_url, SYSTEM_ROLE),
         "UNISON_STATE_DIR": str(state_dir),
         "UNISON_AUTH_HS256_SECRET": TEST_SECRET,
         "UNISON_AUTH_ACCEPT_SERVICE_TOKENS": "true",

@@ -58,7 +58,7 @@ class ContainerPostgres(PostgresServer):
         self.container.start()
         self.host = self.container.get_container_host_ip()
         self.port = int(self.container.get_exposed_port(5432))
-        self._ensure_app_role()
+        self.ensure_roles()
         return 0
 
     def stop(self) -> None:
