@@ -46,8 +46,8 @@ async def post_conversation(person_id: str, session_id: SessionId, request: Requ
     except PayloadTooLarge as exc:
         return fail("too-large", 413, field=exc.detail.split(" ")[0])
     except ValidationFailed as exc:
-        return fail("invalid-messages", field=str(exc.extra.get("field") or "messages"),
-                    reason=exc.detail)
+        field = str(exc.extra.get("field") or exc.detail.split(":")[0])
+        return fail("invalid-messages", field=field, reason=exc.detail)
     return {"ok": True, "event_id": f"{person_id}:{session_id}"}
 
 

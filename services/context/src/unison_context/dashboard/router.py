@@ -43,7 +43,7 @@ async def get_dashboard(person_id: str, ctx: Ctx, svc: Svc, conn: DbConn,
 
 @router.put("/{person_id}")
 async def put_dashboard(person_id: str, ctx: Ctx, svc: Svc, conn: DbTx, response: Response,
-                        dashboard: Annotated[dict[str, Any], Body()],
+                        dashboard: Annotated[Any, Body()],
                         if_match: Annotated[str | None, Header()] = None) -> DashboardOut:
     doc = await svc.dashboards.replace(conn, ctx, dashboard, parse_if_match(if_match))
     response.status_code = 201 if doc.version == 1 else 200
@@ -52,7 +52,7 @@ async def put_dashboard(person_id: str, ctx: Ctx, svc: Svc, conn: DbTx, response
 
 @router.patch("/{person_id}")
 async def patch_dashboard(person_id: str, ctx: Ctx, svc: Svc, conn: DbTx, response: Response,
-                          patch: Annotated[dict[str, Any], Body()],
+                          patch: Annotated[Any, Body()],
                           if_match: Annotated[str | None, Header()] = None) -> DashboardOut:
     doc = await svc.dashboards.patch(conn, ctx, patch, parse_if_match(if_match))
     return _out(person_id, doc, response)

@@ -7,14 +7,25 @@ Unwrapped keys are cached in process memory only (bounded), never in Redis or lo
 
 from __future__ import annotations
 
+import logging
+
 import asyncpg
 
 from unison_shared.crypto import CryptoError, Keyring, new_data_key, open_sealed, record_aad, seal
+from unison_shared.errors import UnisonError
 
 from . import repository
 from .repository import WrappedKey
 
 CACHE_MAX = 50_000
+logger = logging.getLogger("unison.context.keys")
+
+
+class IntegrityFailure(UnisonError):
+    """A stored ciphertext did not open under its person's key and AAD: tampering, a row
+    copied from elsewhere, or a lost key. Nothing of the record is returned."""
+
+    status, code, title = 500, "integrity-failure", "A stored record failed its check"
 
 
 def _key_aad(tenant_id: str, person_id: str, version: int) -> bytes:
@@ -69,5 +80,10 @@ class PersonKeys:
 
     async def open(self, pg: asyncpg.Connection, tenant_id: str, person_id: str, kind: str,
                    record: str, dek_version: int, blob: bytes) -> bytes:
-        key = await self.by_version(pg, tenant_id, person_id, dek_version)
-        return open_sealed(key, blob, record_aad(tenant_id, kind, person_id, record))
+        try:
+            key = await self.by_version(pg, tenant_id, person_id, dek_version)
+            return open_sealed(key, blob, record_aad(tenant_id, kind, person_id, record))
+        except CryptoError as exc:
+            # Ids and kinds only: never the blob or the key.
+            logger.error("sealed %s record failed to open (tenant %s)", kind, tenant_id)
+            raise IntegrityFailure() from exc

@@ -70,7 +70,11 @@ class ContextKVService:
         """Write every item in the caller's transaction; returns how many."""
         writes = []
         for key, value in items.items():
-            text = jsonutil.encode_jsonb(value, f"items.{key}", self.max_bytes)
+            try:
+                text = jsonutil.encode_jsonb(value, f"items.{key}", self.max_bytes)
+            except ValidationFailed as exc:
+                raise KVInvalid("invalid-items", f"items.{key}",
+                                exc.detail.rpartition(": ")[2]) from exc
             dek, blob = await self.keys.seal(pg, ctx.tenant_id, ctx.person_id, "kv",
                                              f"kv:{key}", text.encode())
             writes.append(KVWrite(key, tier, blob, dek))

@@ -40,7 +40,7 @@ async def get_profile(person_id: str, ctx: Ctx, svc: Svc, conn: DbConn, response
 
 @router.put("/{person_id}")
 async def put_profile(person_id: str, ctx: Ctx, svc: Svc, conn: DbTx, response: Response,
-                      profile: Annotated[dict[str, Any], PROFILE_BODY],
+                      profile: Annotated[Any, PROFILE_BODY],
                       if_match: Annotated[str | None, Header()] = None) -> ProfileOut:
     doc = await svc.profiles.replace(conn, ctx, profile, parse_if_match(if_match))
     response.status_code = 201 if doc.version == 1 else 200
@@ -49,7 +49,7 @@ async def put_profile(person_id: str, ctx: Ctx, svc: Svc, conn: DbTx, response: 
 
 @router.patch("/{person_id}")
 async def patch_profile(person_id: str, ctx: Ctx, svc: Svc, conn: DbTx, response: Response,
-                        patch: Annotated[dict[str, Any], PROFILE_BODY],
+                        patch: Annotated[Any, PROFILE_BODY],
                         if_match: Annotated[str | None, Header()] = None) -> ProfileOut:
     doc = await svc.profiles.patch(conn, ctx, patch, parse_if_match(if_match))
     return _out(person_id, doc, response)
