@@ -119,7 +119,7 @@ class FakeStorage:
     def _build(self) -> FastAPI:
         app = FastAPI()
 
-        @app.api_route("/v1/kv/{namespace}/{key:path}", methods=["GET", "PUT", "DELETE"])
+        @app.api_route("/v1/kv/{namespace}/{key}", methods=["GET", "PUT", "DELETE"])
         async def kv(namespace: str, key: str, request: Request,
                      if_match: str | None = Header(default=None),
                      if_none_match: str | None = Header(default=None)) -> Response:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from . import graph_stack
 from .postgres import PostgresServer
 from .procs import port_open, spawn, stop_pid, stop_pid_file, write_pid
 from .redis import RedisServer
@@ -141,6 +142,9 @@ def up(cfg: StackConfig) -> dict[str, str]:
     )
     write_pid(cfg.pids / "storage.pid", proc.pid)
     _wait_ready(f"http://127.0.0.1:{cfg.storage_port}/readyz", 60, log)
+    urls.update(graph_stack.up(cfg.state_dir, redis_url=redis.url,
+                               storage_url=f"http://127.0.0.1:{cfg.storage_port}",
+                               hs256_secret=dev_secret(cfg)))
     return {"storage": f"http://127.0.0.1:{cfg.storage_port}", **shown, "redis": redis.url,
             **urls}
 
@@ -150,6 +154,7 @@ def down(cfg: StackConfig) -> list[str]:
     for name in ("storage", "redis", "seaweedfs"):
         if stop_pid_file(cfg.pids / f"{name}.pid"):
             stopped.append(name)
+    stopped += graph_stack.down(cfg.state_dir)
     pg = PostgresServer(cfg.state_dir / "postgres", cfg.postgres_port)
     if (pg.pgdata / "postmaster.pid").exists():
         stop_pid(pg.pid())

@@ -118,6 +118,9 @@ class StorageClient:
 
     @staticmethod
     def _path(namespace: str, key: str) -> str:
+        if "/" in key or "/" in namespace:
+            # The storage API routes on path segments: a slash cannot be addressed.
+            raise ValueError("a storage namespace or key holds no '/'")
         return f"/v1/kv/{quote(namespace, safe='')}/{quote(key, safe='')}"
 
     @staticmethod

@@ -56,10 +56,10 @@ class TraceService:
             eid = event_id(user_id, event, ts_ms)
             content = {"event": event.event, "metadata": event.metadata,
                        "timestamp": ts.isoformat()}
-            writes.append((f"{user_id}/{eid}", content))
+            writes.append((f"{user_id}:{eid}", content))
             kind = event.event if looks_like_content(event.event) is None else None
             rows.append({"id": f"trace:{eid}", "ts": ts_ms, "kind": kind,
-                         "storage_id": f"kv:{NAMESPACE}/{user_id}/{eid}"})
+                         "storage_id": f"kv:{NAMESPACE}/{user_id}:{eid}"})
         gate = asyncio.Semaphore(8)
 
         async def put(key: str, content: dict[str, Any]) -> None:

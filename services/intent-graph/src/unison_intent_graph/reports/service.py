@@ -29,7 +29,7 @@ class ReportService:
     async def _store(self, who: CallerIdentity, kind: str, person_id: str | None,
                      content: dict[str, Any], props: dict[str, Any]) -> None:
         owner = person_id or TENANT_OWNER
-        sid = await self.storage.put(who, NAMESPACE, f"{kind}/{owner}", content)
+        sid = await self.storage.put(who, NAMESPACE, f"{kind}:{owner}", content)
         try:
             await self.repo.record(who.tenant, kind, owner, sid, person_id, props)
         finally:
