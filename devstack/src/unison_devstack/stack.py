@@ -19,6 +19,7 @@ from .redis import RedisServer
 from .seaweedfs import ACCESS_KEY, SECRET_KEY, SeaweedServer
 
 STORAGE_DB = "storage"
+CONTEXT_DB = "context"
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class StackConfig:
     # "fs" (local disk) or "s3" (a local SeaweedFS, as production's S3 would be)
     object_backend: str = "fs"
     s3_port: int = 58333
+    context_port: int = 8081
 
     @classmethod
     def from_env(cls, state_dir: Path) -> StackConfig:
@@ -41,6 +43,7 @@ class StackConfig:
             storage_port=int(env.get("DEVSTACK_STORAGE_PORT", 8082)),
             object_backend=env.get("DEVSTACK_OBJECT_BACKEND", "fs"),
             s3_port=int(env.get("DEVSTACK_S3_PORT", 58333)),
+            context_port=int(env.get("DEVSTACK_CONTEXT_PORT", 8081)),
         )
 
     @property
@@ -88,6 +91,38 @@ def storage_env(cfg: StackConfig, urls: dict[str, str], redis: RedisServer) -> d
         "UNISON_AUTH_HS256_SECRET": dev_secret(cfg),
         **object_store_env(cfg),
     }
+
+
+def context_env(cfg: StackConfig, urls: dict[str, str]) -> dict[str, str]:
+    return {
+        "UNISON_ENVIRONMENT": "dev",
+        "UNISON_DATABASE_URL": urls["runtime"],
+        "UNISON_DATABASE_SYSTEM_URL": urls["system"],
+        "UNISON_STATE_DIR": str(cfg.state_dir / "context"),
+        "UNISON_AUTH_HS256_SECRET": dev_secret(cfg),
+    }
+
+
+def start_context(cfg: StackConfig, pg: PostgresServer) -> str:
+    """The context database (migrated) and the context service; returns its URL."""
+    from unison_context.cli import run_migrations as migrate_context
+
+    pg.ensure_database(CONTEXT_DB)
+    urls = pg.urls(CONTEXT_DB)
+    migrate_context(urls["owner"])
+    if port_open(cfg.context_port):
+        raise RuntimeError(f"port {cfg.context_port} is taken: run `make down` or set "
+                           "DEVSTACK_CONTEXT_PORT")
+    log = cfg.logs / "context.log"
+    proc = spawn(
+        [sys.executable, "-m", "uvicorn", "unison_context.main:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(cfg.context_port), "--no-access-log",
+         "--log-level", "warning"],
+        log, env=context_env(cfg, urls),
+    )
+    write_pid(cfg.pids / "context.pid", proc.pid)
+    _wait_ready(f"http://127.0.0.1:{cfg.context_port}/readyz", 60, log)
+    return f"http://127.0.0.1:{cfg.context_port}"
 
 
 def _wait_ready(url: str, timeout: float, log: Path) -> None:
@@ -142,6 +177,7 @@ def up(cfg: StackConfig) -> dict[str, str]:
     )
     write_pid(cfg.pids / "storage.pid", proc.pid)
     _wait_ready(f"http://127.0.0.1:{cfg.storage_port}/readyz", 60, log)
+    urls["context"] = start_context(cfg, pg)
     urls.update(graph_stack.up(cfg.state_dir, redis_url=redis.url,
                                storage_url=f"http://127.0.0.1:{cfg.storage_port}",
                                hs256_secret=dev_secret(cfg)))
@@ -151,7 +187,7 @@ def up(cfg: StackConfig) -> dict[str, str]:
 
 def down(cfg: StackConfig) -> list[str]:
     stopped = []
-    for name in ("storage", "redis", "seaweedfs"):
+    for name in ("storage", "context", "redis", "seaweedfs"):
         if stop_pid_file(cfg.pids / f"{name}.pid"):
             stopped.append(name)
     stopped += graph_stack.down(cfg.state_dir)
