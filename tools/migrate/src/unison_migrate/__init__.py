@@ -1,0 +1,1 @@
+"""unison-migrate: imports the older UnisonOS context and storage services' data."""
