@@ -8,8 +8,6 @@ from typing import Annotated
 from fastapi import Path, Query, Response
 
 from unison_shared.compiled_routes import service_router
-from unison_shared.database import DbConn
-from unison_shared.errors import NotFound
 
 from ..deps import Ctx, Svc
 from ..threads.router import ThreadIdParam
@@ -29,32 +27,27 @@ async def create_artifact(thread_id: ThreadIdParam, body: ArtifactIn, ctx: Ctx,
 
 
 @router.get("")
-async def list_artifacts(thread_id: ThreadIdParam, ctx: Ctx, conn: DbConn, svc: Svc,
+async def list_artifacts(thread_id: ThreadIdParam, ctx: Ctx, svc: Svc,
                          type: Annotated[str | None, Query(max_length=128)] = None,
                          cursor: Annotated[str | None, Query(max_length=512)] = None,
                          limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> ArtifactPage:
-    return await svc.artifacts.list(conn, ctx, ArtifactFilter(thread_id, type), cursor, limit)
-
-
-async def _in_thread(svc: Svc, conn: DbConn, ctx: Ctx, thread_id: str,
-                     artifact_id: str) -> Artifact:
-    artifact = await svc.artifacts.get(conn, ctx, artifact_id)
-    if artifact.thread_id != thread_id:
-        raise NotFound(f"no artifact {artifact_id} in this thread")
-    return artifact
+    async with svc.db.statement(ctx) as conn:
+        return await svc.artifacts.list(conn, ctx, ArtifactFilter(thread_id, type), cursor,
+                                        limit)
 
 
 @router.get("/{artifact_id}")
 async def get_artifact(thread_id: ThreadIdParam, artifact_id: ArtifactIdParam, ctx: Ctx,
-                       conn: DbConn, svc: Svc) -> Artifact:
-    return await _in_thread(svc, conn, ctx, thread_id, artifact_id)
+                       svc: Svc) -> Artifact:
+    async with svc.db.statement(ctx) as conn:
+        return await svc.artifacts.get(conn, ctx, artifact_id, thread_id)
 
 
 @router.get("/{artifact_id}/content")
 async def get_artifact_content(thread_id: ThreadIdParam, artifact_id: ArtifactIdParam,
-                               ctx: Ctx, conn: DbConn, svc: Svc) -> Response:
-    await _in_thread(svc, conn, ctx, thread_id, artifact_id)
-    artifact, data = await svc.artifacts.content(conn, ctx, artifact_id)
+                               ctx: Ctx, svc: Svc) -> Response:
+    async with svc.db.statement(ctx) as conn:
+        artifact, data = await svc.artifacts.content(conn, ctx, artifact_id, thread_id)
     return Response(data, media_type=artifact.content_type,
                     headers={"ETag": f'"{artifact.sha256}"'})
 

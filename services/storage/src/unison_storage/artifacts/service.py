@@ -74,19 +74,21 @@ class ArtifactService:
                 metadata_json=meta)
             return await repo.insert(conn, ctx.tenant_id, ctx.person_id, new)
 
-    async def get(self, conn: asyncpg.Connection, ctx: RequestContext,
-                  artifact_id: str) -> Artifact:
+    async def _found(self, conn: asyncpg.Connection, ctx: RequestContext, artifact_id: str,
+                     thread_id: str | None) -> tuple[Artifact, str | None]:
         found = await repo.get(conn, ctx.tenant_id, ctx.person_id, artifact_id)
-        if found is None:
-            raise NotFound(f"no artifact {artifact_id}")
-        return found[0]
+        if found is None or (thread_id is not None and found[0].thread_id != thread_id):
+            where = " in this thread" if thread_id is not None else ""
+            raise NotFound(f"no artifact {artifact_id}{where}")
+        return found
 
-    async def content(self, conn: asyncpg.Connection, ctx: RequestContext,
-                      artifact_id: str) -> tuple[Artifact, bytes]:
-        found = await repo.get(conn, ctx.tenant_id, ctx.person_id, artifact_id)
-        if found is None:
-            raise NotFound(f"no artifact {artifact_id}")
-        artifact, key = found
+    async def get(self, conn: asyncpg.Connection, ctx: RequestContext, artifact_id: str,
+                  thread_id: str | None = None) -> Artifact:
+        return (await self._found(conn, ctx, artifact_id, thread_id))[0]
+
+    async def content(self, conn: asyncpg.Connection, ctx: RequestContext, artifact_id: str,
+                      thread_id: str | None = None) -> tuple[Artifact, bytes]:
+        artifact, key = await self._found(conn, ctx, artifact_id, thread_id)
         if artifact.object_id is None:
             raise NotFound(f"artifact {artifact_id} has no stored payload (path only)")
         return artifact, await self.payloads.read(key, artifact.size_bytes)
@@ -119,9 +121,7 @@ class ArtifactService:
                      thread_id: str | None = None) -> ArtifactDeleted:
         async with self.payloads.transaction(ctx) as (conn, txn):
             if thread_id is not None:
-                found = await repo.get(conn, ctx.tenant_id, ctx.person_id, artifact_id)
-                if found is None or found[0].thread_id != thread_id:
-                    raise NotFound(f"no artifact {artifact_id} in this thread")
+                await self._found(conn, ctx, artifact_id, thread_id)
             existed, object_id = await repo.delete(conn, ctx.tenant_id, ctx.person_id,
                                                    artifact_id)
             if not existed:

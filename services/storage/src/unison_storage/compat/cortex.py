@@ -13,7 +13,6 @@ from typing import Annotated, Any
 from fastapi import Query
 from pydantic import BaseModel, Field
 
-from unison_shared.database import DbConn, DbTx
 from unison_shared.errors import NotFound
 
 from ..deps import Ctx, Svc
@@ -57,22 +56,24 @@ class MessageCreate(BaseModel):
 
 
 @router.post("/sessions")
-async def create_session(body: SessionCreate, ctx: Ctx, conn: DbConn, svc: Svc) -> Session:
-    thread = await svc.threads.create(conn, ctx, ThreadCreate(
-        agent_name=body.agent_name, metadata=body.metadata or {}))
-    return session(thread)
+async def create_session(body: SessionCreate, ctx: Ctx, svc: Svc) -> Session:
+    async with svc.db.statement(ctx) as conn:
+        thread = await svc.threads.create(conn, ctx, ThreadCreate(
+            agent_name=body.agent_name, metadata=body.metadata or {}))
+        return session(thread)
 
 
 @router.get("/sessions/{session_id}")
-async def get_session(session_id: RecordId, ctx: Ctx, conn: DbConn, svc: Svc) -> Session:
-    return session(await svc.threads.get(conn, ctx, session_id))
+async def get_session(session_id: RecordId, ctx: Ctx, svc: Svc) -> Session:
+    async with svc.db.statement(ctx) as conn:
+        return session(await svc.threads.get(conn, ctx, session_id))
 
 
 @router.put("/sessions/{session_id}")
-async def update_session(session_id: RecordId, body: SessionUpdate, ctx: Ctx, conn: DbTx,
-                         svc: Svc) -> Session:
-    patch = ThreadPatch(status=body.status, metadata=body.metadata)
-    return session(await svc.threads.patch(conn, ctx, session_id, patch))
+async def update_session(session_id: RecordId, body: SessionUpdate, ctx: Ctx, svc: Svc) -> Session:
+    async with svc.db.transaction(ctx) as conn:
+        patch = ThreadPatch(status=body.status, metadata=body.metadata)
+        return session(await svc.threads.patch(conn, ctx, session_id, patch))
 
 
 @router.delete("/sessions/{session_id}")
@@ -82,15 +83,16 @@ async def delete_session(session_id: RecordId, ctx: Ctx, svc: Svc) -> SessionDel
 
 
 @router.get("/sessions")
-async def list_sessions(ctx: Ctx, conn: DbConn, svc: Svc,
+async def list_sessions(ctx: Ctx, svc: Svc,
                         agent_name: Annotated[str | None, Query(max_length=256)] = None,
                         user_id: Annotated[str | None, Query(max_length=256)] = None,
                         status: Annotated[SessionStatus | None, Query()] = None,
                         limit: Limit = 100, offset: Offset = 0) -> list[Session]:
-    # user_id, when given, is the token's person (checked by authentication).
-    threads = await svc.threads.page(conn, ctx, ThreadFilter(agent_name, status), offset,
-                                     limit)
-    return [session(t) for t in threads]
+    async with svc.db.statement(ctx) as conn:
+        # user_id, when given, is the token's person (checked by authentication).
+        threads = await svc.threads.page(conn, ctx, ThreadFilter(agent_name, status), offset,
+                                         limit)
+        return [session(t) for t in threads]
 
 
 @router.post("/history")
@@ -102,12 +104,13 @@ async def add_message(body: MessageCreate, ctx: Ctx, svc: Svc) -> Message:
 
 
 @router.get("/history")
-async def get_history(session_id: Annotated[RecordId, Query()], ctx: Ctx, conn: DbConn,
-                      svc: Svc, role: Annotated[Role | None, Query()] = None,
-                      limit: Limit = 100, offset: Offset = 0) -> list[Message]:
-    rows = await svc.messages.rows(conn, ctx, session_id,
-                                   MessageQuery(role=role, offset=offset), limit)
-    return [message(m) for m in rows]
+async def get_history(session_id: Annotated[RecordId, Query()], ctx: Ctx, svc: Svc,
+                      role: Annotated[Role | None, Query()] = None, limit: Limit = 100,
+                      offset: Offset = 0) -> list[Message]:
+    async with svc.db.statement(ctx) as conn:
+        rows = await svc.messages.rows(conn, ctx, session_id,
+                                       MessageQuery(role=role, offset=offset), limit)
+        return [message(m) for m in rows]
 
 
 @router.delete("/history")

@@ -12,17 +12,19 @@ from fastapi import APIRouter, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
+
+from unison_shared.compiled_routes import CompiledRoute
 
 from ..artifacts.schemas import Artifact as V1Artifact
 from ..messages.schemas import Message as V1Message
 from ..threads.schemas import Thread
 
 
-class CortexRoute(APIRoute):
-    """A route whose invalid requests answer as FastAPI does by default: 422 with the
-    validation errors as `detail` (what a Cortex-Prime client was written against)."""
+class CortexRoute(CompiledRoute):
+    """A planned route whose invalid requests answer as FastAPI does by default: 422
+    with the validation errors as `detail` (what a Cortex-Prime client was written
+    against), whichever handler (planned or FastAPI's) serves the request."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

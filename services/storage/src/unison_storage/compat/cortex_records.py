@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 from fastapi import Query
 from pydantic import BaseModel, Field
 
-from unison_shared.database import DbConn
 from unison_shared.errors import NotFound
 
 from ..artifacts.repository import ArtifactFilter
@@ -115,12 +114,13 @@ class CleanedUp(BaseModel):
 
 
 @router.get("/state/{session_id}")
-async def get_state(session_id: RecordId, ctx: Ctx, conn: DbConn, svc: Svc) -> AgentState:
-    state = await svc.state.get(conn, ctx, session_id)
-    if state is None:
-        return AgentState(session_id=session_id, data={}, updated_at=datetime.now(UTC))
-    return AgentState(session_id=session_id, data=state.data, updated_at=state.updated_at,
-                      version=state.version)
+async def get_state(session_id: RecordId, ctx: Ctx, svc: Svc) -> AgentState:
+    async with svc.db.statement(ctx) as conn:
+        state = await svc.state.get(conn, ctx, session_id)
+        if state is None:
+            return AgentState(session_id=session_id, data={}, updated_at=datetime.now(UTC))
+        return AgentState(session_id=session_id, data=state.data, updated_at=state.updated_at,
+                          version=state.version)
 
 
 @router.put("/state/{session_id}")
@@ -147,16 +147,18 @@ async def create_artifact(body: ArtifactCreate, ctx: Ctx, svc: Svc) -> Artifact:
 
 
 @router.get("/artifacts/{artifact_id}")
-async def get_artifact(artifact_id: RecordId, ctx: Ctx, conn: DbConn, svc: Svc) -> Artifact:
-    return artifact(await svc.artifacts.get(conn, ctx, artifact_id))
+async def get_artifact(artifact_id: RecordId, ctx: Ctx, svc: Svc) -> Artifact:
+    async with svc.db.statement(ctx) as conn:
+        return artifact(await svc.artifacts.get(conn, ctx, artifact_id))
 
 
 @router.get("/artifacts")
-async def list_artifacts(ctx: Ctx, conn: DbConn, svc: Svc, session_id: Text = None,
+async def list_artifacts(ctx: Ctx, svc: Svc, session_id: Text = None,
                          type: Text = None, limit: Limit = 100,
                          offset: Offset = 0) -> list[Artifact]:
-    rows = await svc.artifacts.page(conn, ctx, ArtifactFilter(session_id, type), offset, limit)
-    return [artifact(a) for a in rows]
+    async with svc.db.statement(ctx) as conn:
+        rows = await svc.artifacts.page(conn, ctx, ArtifactFilter(session_id, type), offset, limit)
+        return [artifact(a) for a in rows]
 
 
 @router.delete("/artifacts/{artifact_id}")
@@ -172,24 +174,26 @@ def _metric(m: Any) -> Metric:
 
 
 @router.post("/metrics")
-async def record_metric(body: MetricCreate, ctx: Ctx, conn: DbConn, svc: Svc) -> Metric:
-    point = MetricIn(entity_type=body.entity_type, entity_name=body.entity_name,
-                     thread_id=body.session_id, metric_name=body.metric_name,
-                     value=body.value, labels=body.labels or {},
-                     timestamp=as_utc(body.timestamp))
-    return _metric((await svc.metrics.record(conn, ctx, [point]))[0])
+async def record_metric(body: MetricCreate, ctx: Ctx, svc: Svc) -> Metric:
+    async with svc.db.statement(ctx) as conn:
+        point = MetricIn(entity_type=body.entity_type, entity_name=body.entity_name,
+                         thread_id=body.session_id, metric_name=body.metric_name,
+                         value=body.value, labels=body.labels or {},
+                         timestamp=as_utc(body.timestamp))
+        return _metric((await svc.metrics.record(conn, ctx, [point]))[0])
 
 
 @router.get("/metrics")
-async def query_metrics(ctx: Ctx, conn: DbConn, svc: Svc, entity_type: Text = None,
+async def query_metrics(ctx: Ctx, svc: Svc, entity_type: Text = None,
                         entity_name: Text = None, session_id: Text = None,
                         metric_name: Text = None,
                         start_time: Annotated[datetime | None, Query()] = None,
                         end_time: Annotated[datetime | None, Query()] = None,
                         limit: Limit = 100, offset: Offset = 0) -> list[Metric]:
-    f = MetricFilter(entity_type, entity_name, session_id, metric_name, as_utc(start_time),
-                     as_utc(end_time))
-    return [_metric(m) for m in await svc.metrics.page(conn, ctx, f, offset, limit)]
+    async with svc.db.statement(ctx) as conn:
+        f = MetricFilter(entity_type, entity_name, session_id, metric_name, as_utc(start_time),
+                         as_utc(end_time))
+        return [_metric(m) for m in await svc.metrics.page(conn, ctx, f, offset, limit)]
 
 
 def _cache(entry: Any) -> CacheEntry:

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import Query
 
 from unison_shared.compiled_routes import service_router
-from unison_shared.database import DbConn
 
 from ..deps import Ctx, Svc
 from ..threads.router import ThreadIdParam
@@ -23,12 +22,13 @@ async def append_message(thread_id: ThreadIdParam, body: MessageIn, ctx: Ctx,
 
 
 @router.get("")
-async def list_messages(thread_id: ThreadIdParam, ctx: Ctx, conn: DbConn, svc: Svc,
+async def list_messages(thread_id: ThreadIdParam, ctx: Ctx, svc: Svc,
                         order: Annotated[Order, Query()] = "oldest",
                         role: Annotated[Role | None, Query()] = None,
                         cursor: Annotated[str | None, Query(max_length=512)] = None,
                         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> MessagePage:
-    return await svc.messages.list(conn, ctx, thread_id, order, role, cursor, limit)
+    async with svc.db.statement(ctx) as conn:
+        return await svc.messages.list(conn, ctx, thread_id, order, role, cursor, limit)
 
 
 @router.delete("")

@@ -8,7 +8,6 @@ from fastapi import Query
 from pydantic import AwareDatetime
 
 from unison_shared.compiled_routes import service_router
-from unison_shared.database import DbConn
 
 from ..deps import Ctx, Svc
 from .repository import MetricFilter
@@ -24,35 +23,39 @@ Labels = Annotated[list[str] | None, Query(max_length=50,
 
 
 @router.post("", status_code=201)
-async def record_metric(body: MetricIn, ctx: Ctx, conn: DbConn, svc: Svc) -> Metric:
-    return (await svc.metrics.record(conn, ctx, [body]))[0]
+async def record_metric(body: MetricIn, ctx: Ctx, svc: Svc) -> Metric:
+    async with svc.db.statement(ctx) as conn:
+        return (await svc.metrics.record(conn, ctx, [body]))[0]
 
 
 @router.post("/batch", status_code=201)
-async def record_batch(body: MetricBatch, ctx: Ctx, conn: DbConn, svc: Svc) -> Recorded:
-    items = await svc.metrics.record(conn, ctx, body.points)
-    return Recorded(recorded=len(items), items=items)
+async def record_batch(body: MetricBatch, ctx: Ctx, svc: Svc) -> Recorded:
+    async with svc.db.statement(ctx) as conn:
+        items = await svc.metrics.record(conn, ctx, body.points)
+        return Recorded(recorded=len(items), items=items)
 
 
 @router.get("")
-async def query_metrics(ctx: Ctx, conn: DbConn, svc: Svc, entity_type: Text = None,
+async def query_metrics(ctx: Ctx, svc: Svc, entity_type: Text = None,
                         entity_name: Text = None, thread_id: Text = None,
                         metric_name: Text = None, start: Time = None, end: Time = None,
                         label: Labels = None,
                         cursor: Annotated[str | None, Query(max_length=512)] = None,
                         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> MetricPage:
-    f = MetricFilter(entity_type, entity_name, thread_id, metric_name, start, end,
-                     labels_filter(label))
-    return await svc.metrics.query(conn, ctx, f, cursor, limit)
+    async with svc.db.statement(ctx) as conn:
+        f = MetricFilter(entity_type, entity_name, thread_id, metric_name, start, end,
+                         labels_filter(label))
+        return await svc.metrics.query(conn, ctx, f, cursor, limit)
 
 
 @router.get("/aggregate")
-async def aggregate_metrics(ctx: Ctx, conn: DbConn, svc: Svc,
+async def aggregate_metrics(ctx: Ctx, svc: Svc,
                             metric_name: Annotated[str, Query(min_length=1, max_length=256)],
                             bucket: Annotated[Bucket, Query()] = "1h",
                             entity_type: Text = None, entity_name: Text = None,
                             thread_id: Text = None, start: Time = None, end: Time = None,
                             label: Labels = None) -> Aggregates:
-    f = MetricFilter(entity_type, entity_name, thread_id, metric_name, start, end,
-                     labels_filter(label))
-    return await svc.metrics.aggregate(conn, ctx, f, bucket)
+    async with svc.db.statement(ctx) as conn:
+        f = MetricFilter(entity_type, entity_name, thread_id, metric_name, start, end,
+                         labels_filter(label))
+        return await svc.metrics.aggregate(conn, ctx, f, bucket)

@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import Header, Path, Response
 
 from unison_shared.compiled_routes import service_router
-from unison_shared.database import DbConn
 from unison_shared.errors import NotFound
 
 from ..deps import Ctx, Svc
@@ -28,13 +27,13 @@ def _etag(response: Response, state: State) -> State:
 
 
 @router.get("")
-async def get_state(thread_id: ThreadIdParam, response: Response, ctx: Ctx, conn: DbConn,
-                    svc: Svc) -> State:
-    state = await svc.state.get(conn, ctx, thread_id)
-    if state is None:
-        await svc.state.require(conn, ctx, thread_id)
-        raise NotFound("the thread has no state yet")
-    return _etag(response, state)
+async def get_state(thread_id: ThreadIdParam, response: Response, ctx: Ctx, svc: Svc) -> State:
+    async with svc.db.statement(ctx) as conn:
+        state = await svc.state.get(conn, ctx, thread_id)
+        if state is None:
+            await svc.state.require(conn, ctx, thread_id)
+            raise NotFound("the thread has no state yet")
+        return _etag(response, state)
 
 
 @router.put("")
@@ -45,19 +44,20 @@ async def put_state(thread_id: ThreadIdParam, body: StatePut, response: Response
 
 
 @router.get("/versions")
-async def list_versions(thread_id: ThreadIdParam, ctx: Ctx, conn: DbConn,
-                        svc: Svc) -> StateVersions:
-    return await svc.state.versions(conn, ctx, thread_id)
+async def list_versions(thread_id: ThreadIdParam, ctx: Ctx, svc: Svc) -> StateVersions:
+    async with svc.db.statement(ctx) as conn:
+        return await svc.state.versions(conn, ctx, thread_id)
 
 
 @router.get("/versions/{version}")
 async def get_version(thread_id: ThreadIdParam, version: VersionParam, response: Response,
-                      ctx: Ctx, conn: DbConn, svc: Svc) -> State:
-    state = await svc.state.get(conn, ctx, thread_id, version)
-    if state is None:
-        await svc.state.require(conn, ctx, thread_id)
-        raise NotFound(f"no state version {version} in this thread")
-    return _etag(response, state)
+                      ctx: Ctx, svc: Svc) -> State:
+    async with svc.db.statement(ctx) as conn:
+        state = await svc.state.get(conn, ctx, thread_id, version)
+        if state is None:
+            await svc.state.require(conn, ctx, thread_id)
+            raise NotFound(f"no state version {version} in this thread")
+        return _etag(response, state)
 
 
 @router.post("/restore")

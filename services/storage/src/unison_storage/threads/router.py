@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import Path, Query
 
 from unison_shared.compiled_routes import service_router
-from unison_shared.database import DbConn, DbTx
 
 from ..deps import Ctx, Svc
 from .repository import ThreadFilter
@@ -20,28 +19,31 @@ ThreadIdParam = Annotated[RecordId, Path(description="a thread id (session_<16 h
 
 
 @router.post("", status_code=201)
-async def create_thread(body: ThreadCreate, ctx: Ctx, conn: DbConn, svc: Svc) -> Thread:
-    return await svc.threads.create(conn, ctx, body)
+async def create_thread(body: ThreadCreate, ctx: Ctx, svc: Svc) -> Thread:
+    async with svc.db.statement(ctx) as conn:
+        return await svc.threads.create(conn, ctx, body)
 
 
 @router.get("")
-async def list_threads(ctx: Ctx, conn: DbConn, svc: Svc,
+async def list_threads(ctx: Ctx, svc: Svc,
                        agent_name: Annotated[str | None, Query(max_length=256)] = None,
                        status: Annotated[Status | None, Query()] = None,
                        cursor: Annotated[str | None, Query(max_length=512)] = None,
                        limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> ThreadPage:
-    return await svc.threads.list(conn, ctx, ThreadFilter(agent_name, status), cursor, limit)
+    async with svc.db.statement(ctx) as conn:
+        return await svc.threads.list(conn, ctx, ThreadFilter(agent_name, status), cursor, limit)
 
 
 @router.get("/{thread_id}")
-async def get_thread(thread_id: ThreadIdParam, ctx: Ctx, conn: DbConn, svc: Svc) -> Thread:
-    return await svc.threads.get(conn, ctx, thread_id)
+async def get_thread(thread_id: ThreadIdParam, ctx: Ctx, svc: Svc) -> Thread:
+    async with svc.db.statement(ctx) as conn:
+        return await svc.threads.get(conn, ctx, thread_id)
 
 
 @router.patch("/{thread_id}")
-async def patch_thread(thread_id: ThreadIdParam, body: ThreadPatch, ctx: Ctx, conn: DbTx,
-                       svc: Svc) -> Thread:
-    return await svc.threads.patch(conn, ctx, thread_id, body)
+async def patch_thread(thread_id: ThreadIdParam, body: ThreadPatch, ctx: Ctx, svc: Svc) -> Thread:
+    async with svc.db.transaction(ctx) as conn:
+        return await svc.threads.patch(conn, ctx, thread_id, body)
 
 
 @router.delete("/{thread_id}")
