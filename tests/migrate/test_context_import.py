@@ -147,3 +147,25 @@ def test_derivation_matches_the_documented_scheme():
     assert legacy_crypto.decrypt(ROOT, "kh-1", "dashboard", value) == b'{"a": 1}'
     with pytest.raises(legacy_crypto.LegacyDecryptError):
         legacy_crypto.decrypt(ROOT, "kh-1", "profile", value)
+
+
+def test_cli_reports_per_table_and_exits_2_on_failures(legacy, context_env, context_app,
+                                                       tmp_path):
+    from typer.testing import CliRunner
+
+    from unison_migrate.cli import app
+
+    secret = tmp_path / "root"
+    secret.write_bytes(ROOT)
+    handles = tmp_path / "handles.json"
+    handles.write_text(json.dumps(legacy["handles"]))
+    args = ["context", str(legacy["path"]), "--household", legacy["home"],
+            "--root-secret-file", str(secret), "--key-handles", str(handles)]
+    with environ(context_env):
+        first = CliRunner().invoke(app, args)
+        second = CliRunner().invoke(app, args)
+    assert first.exit_code == 2, first.output
+    assert "person_profiles: imported 2, skipped 0, failed 3" in first.output
+    assert "nothing imported" in second.output
+    assert "person_profiles: imported 0, skipped 2, failed 3" in second.output
+    assert ROOT.decode() not in first.output + second.output
