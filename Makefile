@@ -35,7 +35,8 @@ test-fast: install
 lint: install
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen mypy shared/src services/storage/src devstack/src \
-		services/context-graph/src services/intent-graph/src bench
+		services/context-graph/src services/intent-graph/src services/context/src \
+		tools/migrate/src bench
 
 # wrk (Debian's package) drives the HTTP load; without it (not root, no apt) the run
 # falls back to its Python client and says so. perf (linux-perf) is for
