@@ -79,7 +79,6 @@ async def test_expiry_and_cleanup_count(client, make_caller, redis_server):
 async def test_redis_killed_mid_test(storage_env, alice, state_dir):
     from unison_devstack.procs import free_port
     from unison_devstack.redis import RedisServer
-
     from unison_storage.main import create_app
 
     server = RedisServer(state_dir / "cache-redis", free_port())

@@ -7,6 +7,8 @@ import base64
 import re
 from datetime import UTC, datetime, timedelta
 
+from unison_shared.testing import Caller
+
 S = "/storage"
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 
@@ -238,3 +240,48 @@ async def test_cache(client, alice):
     assert (await client.get(f"{S}/cache/k1", headers=alice.headers)).status_code == 404
     r = await client.post(f"{S}/cache/cleanup", headers=alice.headers)
     assert r.status_code == 200 and r.json() == {"status": "completed", "deleted": 0}
+
+
+async def test_session_delete_cascades_and_large_history(client, alice, storage_app):
+    from .agent_helpers import count_rows
+
+    sid = (await _session(client, alice))["id"]
+    big = "Ω" * 40_000  # 80 KiB of UTF-8
+    for content in (big, "small", big):
+        r = await client.post(f"{S}/history", json={"session_id": sid, "role": "assistant",
+                                                    "content": content},
+                              headers=alice.headers)
+        assert r.status_code == 200 and r.json()["content"] == content
+    hist = (await client.get(f"{S}/history", params={"session_id": sid},
+                             headers=alice.headers)).json()
+    assert [m["content"] for m in hist] == [big, "small", big]
+    await client.put(f"{S}/state/{sid}", json={"data": {"k": 1}}, headers=alice.headers)
+    await client.post(f"{S}/artifacts", json={"session_id": sid, "name": "n", "type": "t",
+                                              "path": "", "size": 0,
+                                              "content_b64": base64.b64encode(b"z").decode()},
+                      headers=alice.headers)
+    db = storage_app.state.database
+    tenant = alice.household_id
+    assert await count_rows(db, tenant, "objects") == 2  # one message object, one artifact
+    r = await client.delete(f"{S}/sessions/{sid}", headers=alice.headers)
+    assert r.status_code == 200
+    for table in ("threads", "thread_messages", "thread_state_versions", "thread_artifacts",
+                  "objects"):
+        assert await count_rows(db, tenant, table) == 0, table
+    assert list(storage_app.state.services.objects.store.root.rglob(f"{tenant}/*/*")) == []
+
+
+async def test_a_workload_acts_for_a_person_by_user_id(client, make_caller):
+    carol = make_caller()
+    agent = Caller("", carol.household_id, principal_kind="workload", sub="workload-cortex",
+                   scopes=["persons:act"])
+    r = await client.post(f"{S}/sessions", json={"agent_name": "a", "user_id": carol.person_id},
+                          headers=agent.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["user_id"] == carol.person_id
+    mine = (await client.get(f"{S}/sessions", headers=carol.headers)).json()
+    assert [s["id"] for s in mine] == [r.json()["id"]]
+    without = await client.post(f"{S}/sessions", json={"agent_name": "a",
+                                                       "user_id": carol.person_id},
+                                headers=make_caller(household_id=carol.household_id).headers)
+    assert without.status_code == 403  # a person cannot act for another
