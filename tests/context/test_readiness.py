@@ -31,3 +31,10 @@ async def test_openapi_lists_v1_and_legacy_routes(client):
                  "/v1/conversations/{person_id}/sessions/{session_id}/messages",
                  "/profile/{person_id}", "/kv/put", "/profile.export"):
         assert path in paths
+
+
+async def test_whoami_is_the_authenticated_floor(client, alice):
+    r = await client.get("/v1/whoami", headers=alice.headers)
+    assert r.json()["person_id"] == alice.person_id
+    assert r.json()["tenant_id"] == alice.household_id
+    assert (await client.get("/v1/whoami")).status_code == 401
