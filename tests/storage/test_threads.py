@@ -171,3 +171,23 @@ async def test_delete_cascades_and_leaves_nothing(client, alice, storage_app):
     assert list(store_root.rglob(f"{tenant}/*/*")) == []
     assert (await client.get(f"{T}/{tid}", headers=alice.headers)).status_code == 404
     assert (await client.delete(f"{T}/{tid}", headers=alice.headers)).status_code == 404
+
+
+async def test_parent_must_be_in_the_same_thread(client, alice):
+    one = (await new_thread(client, alice))["id"]
+    two = (await new_thread(client, alice))["id"]
+    parent = (await client.post(f"{T}/{one}/messages", json={"role": "user", "content": "p"},
+                                headers=alice.headers)).json()
+    r = await client.post(f"{T}/{two}/messages", json={"role": "user", "content": "c",
+                                                       "parent_message_id": parent["id"]},
+                          headers=alice.headers)
+    assert r.status_code == 422 and "parent_message_id" in r.json()["detail"]
+    assert (await client.get(f"{T}/{two}", headers=alice.headers)).json()["message_count"] == 0
+    ok = await client.post(f"{T}/{one}/messages", json={"role": "assistant", "content": "c",
+                                                        "parent_message_id": parent["id"]},
+                           headers=alice.headers)
+    assert ok.status_code == 201 and ok.json()["parent_message_id"] == parent["id"]
+    empty = await client.get(f"{T}/{two}/messages", headers=alice.headers)
+    assert empty.status_code == 200 and empty.json() == {"items": [], "next_cursor": None}
+    assert (await client.get(f"{T}/session_0000000000000000/messages",
+                             headers=alice.headers)).status_code == 404

@@ -15,8 +15,7 @@ _OUT = ("m.id, m.thread_id, m.seq, m.role, m.content, m.content_bytes, m.parent_
 _RETURNING = ("id, thread_id, seq, role, content, content_bytes, parent_message_id, metadata, "
               "created_at, content_object_id, NULL::text AS storage_key")
 _BUMP = ("UPDATE threads SET last_seq = last_seq + 1, message_count = message_count + 1, "
-         "updated_at = now() WHERE tenant_id = $1 AND person_id = $2 AND id = $3 "
-         "RETURNING last_seq")
+         "updated_at = now() WHERE tenant_id = $1 AND person_id = $2 AND id = $3")
 _COLUMNS = ("tenant_id, person_id, thread_id, seq, id, role, content, content_object_id, "
             "content_bytes, parent_message_id, metadata, created_at")
 
@@ -51,11 +50,18 @@ class NewMessage:
                 self.parent_message_id, self.metadata_json)
 
 
+# The small append's guard: a parent, when named, is a message of the thread.
+_PARENT_OK = (" AND ($9::text IS NULL OR EXISTS (SELECT 1 FROM thread_messages p WHERE "
+              "p.tenant_id = $1 AND p.person_id = $2 AND p.thread_id = $3 AND p.id = $9))")
+
+
 async def append(pg: asyncpg.Connection, tenant: str, person: str, thread_id: str,
                  new: NewMessage) -> MessageRow | None:
-    """Number, count and insert in one statement; None when the caller has no thread."""
+    """Number, count and insert in one statement; None when the caller has no thread or
+    the parent it names is not in the thread."""
     record = await pg.fetchrow(
-        f"WITH t AS ({_BUMP}) INSERT INTO thread_messages ({_COLUMNS}) "
+        f"WITH t AS ({_BUMP}{_PARENT_OK} RETURNING last_seq) "
+        f"INSERT INTO thread_messages ({_COLUMNS}) "
         "SELECT $1, $2, $3, t.last_seq, $4, $5, $6, $7, $8, $9, $10::jsonb, clock_timestamp() "
         f"FROM t RETURNING {_RETURNING}", tenant, person, thread_id, *new.args())
     return MessageRow(*record.values()) if record else None
@@ -64,7 +70,8 @@ async def append(pg: asyncpg.Connection, tenant: str, person: str, thread_id: st
 async def bump(pg: asyncpg.Connection, tenant: str, person: str, thread_id: str) -> int | None:
     """The next sequence number, counted in the thread and its row locked (in a
     transaction); None when the caller has no thread."""
-    seq: int | None = await pg.fetchval(_BUMP, tenant, person, thread_id)
+    seq: int | None = await pg.fetchval(f"{_BUMP} RETURNING last_seq", tenant, person,
+                                        thread_id)
     return seq
 
 

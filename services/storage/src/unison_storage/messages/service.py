@@ -43,10 +43,12 @@ class MessageService:
             new = NewMessage(new_id("msg"), body.role, body.content, None, len(data),
                              body.parent_message_id, meta)
             async with self.db.statement(ctx) as conn:
-                await self._check_parent(conn, ctx, thread_id, body.parent_message_id)
                 row = await repo.append(conn, t, p, thread_id, new)
-            if row is None:
-                raise missing(thread_id)
+                if row is None:  # which guard refused it: the thread, or the parent
+                    if not await _thread_exists(conn, ctx, thread_id):
+                        raise missing(thread_id)
+                    await self._check_parent(conn, ctx, thread_id, body.parent_message_id)
+                    raise missing(thread_id)  # deleted in between
             return _message(row, body.content)
         async with self.payloads.transaction(ctx) as (conn, txn):
             seq = await repo.bump(conn, t, p, thread_id)  # the thread's lock comes first
@@ -76,8 +78,6 @@ class MessageService:
     async def list(self, conn: asyncpg.Connection, ctx: RequestContext, thread_id: str,
                    order: Order, role: str | None, cursor: str | None,
                    limit: int) -> MessagePage:
-        if not await _thread_exists(conn, ctx, thread_id):
-            raise missing(thread_id)
         newest = order == "newest"
         after = None
         if cursor:
@@ -86,6 +86,8 @@ class MessageService:
                 raise cursors_error()
             after = seq
         items = await self.rows(conn, ctx, thread_id, Query(role, after, newest), limit + 1)
+        if not items and not await _thread_exists(conn, ctx, thread_id):
+            raise missing(thread_id)
         page = items[:limit]
         next_cursor = (cursors.encode(_CURSOR, page[-1].seq, newest)
                        if len(items) > limit else None)

@@ -58,14 +58,45 @@ async def insert(pg: asyncpg.Connection, tenant: str, person: str, thread_id: st
     return at
 
 
-async def prune(pg: asyncpg.Connection, tenant: str, thread_id: str, keep: int) -> set[str]:
-    """Drop all but the newest `keep` versions; the objects they referenced."""
+async def prune(pg: asyncpg.Connection, tenant: str, thread_id: str, version: int,
+                keep: int) -> set[str]:
+    """Drop the versions `keep` or more behind `version`; the objects they referenced."""
     records = await pg.fetch(
         "DELETE FROM thread_state_versions WHERE tenant_id = $1 AND thread_id = $2 "
-        "AND version IN (SELECT version FROM thread_state_versions WHERE tenant_id = $1 "
-        "AND thread_id = $2 ORDER BY version DESC OFFSET $3) RETURNING object_id",
-        tenant, thread_id, keep)
+        "AND version <= $3::integer - $4::integer RETURNING object_id", tenant, thread_id,
+        version, keep)
     return {r[0] for r in records if r[0] is not None}
+
+
+# One statement: move the thread from version $4 - 1 to $4 (the check-and-set), insert the
+# sealed version and prune the old ones, or do nothing when the thread is not at $4 - 1.
+_WRITE_INLINE = """
+WITH t AS (UPDATE threads SET state_version = $4, updated_at = now()
+           WHERE tenant_id = $1 AND person_id = $2 AND id = $3
+             AND state_version = $4::integer - 1
+           RETURNING 1),
+     ins AS (INSERT INTO thread_state_versions (tenant_id, person_id, thread_id, version,
+                                                dek_version, ciphertext, size_bytes, created_at)
+             SELECT $1, $2, $3, $4, $5, $6, $7, clock_timestamp() FROM t
+             RETURNING created_at),
+     gone AS (DELETE FROM thread_state_versions WHERE tenant_id = $1 AND thread_id = $3
+              AND version <= $4::integer - $8::integer AND EXISTS (SELECT 1 FROM t)
+              RETURNING object_id)
+SELECT (SELECT created_at FROM ins), ARRAY(SELECT object_id FROM gone
+                                           WHERE object_id IS NOT NULL)
+"""
+
+
+async def write_inline(pg: asyncpg.Connection, tenant: str, person: str, thread_id: str,
+                       version: int, dek_version: int, ciphertext: bytes,
+                       keep: int) -> tuple[datetime, set[str]] | None:
+    """Write `version` if the thread is at the one before it: (its time, the objects of
+    the versions pruned), or None when the thread is missing or has moved on."""
+    record = await pg.fetchrow(_WRITE_INLINE, tenant, person, thread_id, version, dek_version,
+                               ciphertext, len(ciphertext), keep)
+    if record is None or record[0] is None:
+        return None
+    return record[0], set(record[1])
 
 
 async def latest(pg: asyncpg.Connection, tenant: str, person: str,

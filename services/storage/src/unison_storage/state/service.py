@@ -34,6 +34,9 @@ from .schemas import State, StateVersion, StateVersions
 logger = logging.getLogger("unison.storage.state")
 
 AAD_KIND = "agent-state"
+SEAL_OVERHEAD = 28  # AES-GCM: a 12-byte nonce and a 16-byte tag
+# Lost races an inline write retries optimistically before it locks the thread.
+OPTIMISTIC_ATTEMPTS = 3
 
 
 class StateIntegrityError(UnisonError):
@@ -54,16 +57,61 @@ class StateService:
 
     async def put(self, ctx: RequestContext, thread_id: str, data: dict[str, Any],
                   expected: int | None = None) -> State:
+        """A new version. An inline one is written optimistically in autocommit: read the
+        current version (or take the If-Match one), seal the next, then one statement
+        that stores it only if the thread is still at the version before (a writer that
+        lost the race retries, unless it named the version it expected: 412). A large
+        one, and a write that keeps losing, lock the thread in a transaction instead."""
         plain = encode_jsonb(data, "data", self.options.agent_state_max_bytes).encode()
+        if len(plain) + SEAL_OVERHEAD <= self.options.agent_state_inline_max_bytes:
+            for _ in range(OPTIMISTIC_ATTEMPTS):
+                state = await self._try_inline(ctx, thread_id, data, plain, expected)
+                if state is not None:
+                    return state
+        return await self._put_locked(ctx, thread_id, data, plain, expected)
+
+    async def _try_inline(self, ctx: RequestContext, thread_id: str, data: dict[str, Any],
+                          plain: bytes, expected: int | None) -> State | None:
+        t, p = ctx.tenant_id, ctx.person_id
+        async with self.payloads.db.statement(ctx) as conn:
+            current = expected
+            if current is None:
+                current = await repo.current_version(conn, t, p, thread_id)
+                if current is None:
+                    raise missing(thread_id)
+            version = current + 1
+            dek, blob = await self.keys.encrypt(conn, t, AAD_KIND, _record_id(p, thread_id),
+                                                plain, version)
+            written = await repo.write_inline(conn, t, p, thread_id, version, dek, blob,
+                                              self.options.agent_state_max_versions)
+            if written is None:
+                if expected is None:
+                    return None  # another write got there first: try again
+                await self._refuse(conn, ctx, thread_id, expected)
+        assert written is not None
+        at, dropped = written
+        if dropped:  # pruned versions that were objects: delete the unreferenced ones
+            async with self.payloads.transaction(ctx) as (conn, txn):
+                await self.payloads.release(conn, txn, t, dropped)
+        return State(thread_id=thread_id, version=version, data=data, updated_at=at)
+
+    @staticmethod
+    async def _refuse(conn: asyncpg.Connection, ctx: RequestContext, thread_id: str,
+                      expected: int | None) -> None:
+        current = await repo.current_version(conn, ctx.tenant_id, ctx.person_id, thread_id)
+        if current is None:
+            raise missing(thread_id)
+        raise PreconditionFailed(f"If-Match: expected version {expected}, the current "
+                                 f"version is {current}")
+
+    async def _put_locked(self, ctx: RequestContext, thread_id: str, data: dict[str, Any],
+                          plain: bytes, expected: int | None) -> State:
         t, p = ctx.tenant_id, ctx.person_id
         async with self.payloads.transaction(ctx) as (conn, txn):
             version = await repo.next_version(conn, t, p, thread_id, expected)
             if version is None:
-                current = await repo.current_version(conn, t, p, thread_id)
-                if current is None:
-                    raise missing(thread_id)
-                raise PreconditionFailed(f"If-Match: expected version {expected}, the "
-                                         f"current version is {current}")
+                await self._refuse(conn, ctx, thread_id, expected)
+            assert version is not None
             dek, blob = await self.keys.encrypt(conn, t, AAD_KIND, _record_id(p, thread_id),
                                                 plain, version)
             object_id = None
@@ -74,7 +122,8 @@ class StateService:
                 object_id, inline = ref.id, None
             at = await repo.insert(conn, t, p, thread_id, version, dek, inline, object_id,
                                    len(blob))
-            dropped = await repo.prune(conn, t, thread_id, self.options.agent_state_max_versions)
+            dropped = await repo.prune(conn, t, thread_id, version,
+                                       self.options.agent_state_max_versions)
             await self.payloads.release(conn, txn, t, dropped)
         return State(thread_id=thread_id, version=version, data=data, updated_at=at)
 
