@@ -80,3 +80,37 @@ async def test_legacy_and_v1_share_rows(client, alice):
     session = (await client.get(f"{base(alice)}/shared", headers=alice.headers)).json()
     assert session["summary"] == "s"
     assert session["response"] == {"t": 1}
+
+
+async def test_concurrent_appends_keep_one_order(client, alice):
+    import asyncio
+
+    await asyncio.gather(*(_append(client, alice, "busy", f"m{i}", f"n{i}")
+                           for i in range(16)))
+    page = (await client.get(f"{base(alice)}/busy/messages", headers=alice.headers,
+                             params={"limit": 100})).json()
+    assert [m["seq"] for m in page["items"]] == list(range(1, 33))
+    contents = [m["content"] for m in page["items"]]
+    for i in range(16):  # each call's messages are adjacent and in order
+        at = contents.index(f"m{i}")
+        assert contents[at + 1] == f"n{i}"
+
+
+async def test_session_message_cap(context_env, alice):
+    from tests.context.conftest import context_settings
+    from unison_context.main import create_app
+    from unison_shared.testing import app_client, running_app
+
+    settings = context_settings({**context_env, "CONTEXT_MAX_MESSAGES_PER_SESSION": "3"})
+    async with running_app(create_app, settings) as app, app_client(app) as c:
+        await _append(c, alice, "capped", "a", "b")
+        r = await c.post(f"{base(alice)}/capped/messages", headers=alice.headers,
+                         json={"messages": [{"role": "user", "content": x} for x in "cd"]})
+        assert r.status_code == 422
+        assert r.json()["field"] == "messages"
+        r = await c.get(f"{base(alice)}/capped", headers=alice.headers)
+        assert r.json()["message_count"] == 2
+        r = await c.post(f"/conversation/{alice.person_id}/capped", headers=alice.headers,
+                         json={"messages": list("abcd")})
+        assert r.status_code == 400
+        assert r.json()["field"] == "messages"

@@ -59,6 +59,26 @@ async def allocate(pg: asyncpg.Connection, tenant: str, person: str, sid: str,
     return first
 
 
+async def append(pg: asyncpg.Connection, tenant: str, person: str, sid: str, bodies: list[str],
+                 max_messages: int) -> list[MessageRow] | None:
+    """Create the session if needed, reserve sequence numbers on its row and insert the
+    messages: one statement, so it runs in autocommit. None when the session would hold
+    more than `max_messages` (nothing is written)."""
+    rows = await pg.fetch(
+        "WITH s AS (INSERT INTO conversation_sessions AS cs (tenant_id, person_id, "
+        "session_id, next_seq) VALUES ($1, $2, $3, 1 + $4) "
+        "ON CONFLICT (tenant_id, person_id, session_id) DO UPDATE SET "
+        "next_seq = cs.next_seq + $4, updated_at = now() "
+        "WHERE cs.next_seq - 1 + $4 <= $6 RETURNING next_seq - $4 AS first) "
+        "INSERT INTO conversation_messages (tenant_id, person_id, session_id, seq, body) "
+        "SELECT $1, $2, $3, s.first + u.n - 1, u.b::jsonb FROM s, "
+        "unnest($5::text[]) WITH ORDINALITY AS u(b, n) RETURNING seq, body, created_at",
+        tenant, person, sid, len(bodies), bodies, max_messages)
+    if not rows:
+        return None
+    return sorted((MessageRow(*r.values()) for r in rows), key=lambda m: m.seq)
+
+
 async def clear_messages(pg: asyncpg.Connection, tenant: str, person: str, sid: str) -> None:
     await pg.execute(f"DELETE FROM conversation_messages WHERE {_SCOPE} AND session_id = $3",
                      tenant, person, sid)

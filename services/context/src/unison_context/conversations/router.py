@@ -67,7 +67,7 @@ async def delete_session(person_id: str, session_id: SessionId, ctx: Ctx, svc: S
 
 @router.post("/{session_id}/messages", status_code=201)
 async def append_messages(person_id: str, session_id: SessionId, body: AppendIn, ctx: Ctx,
-                          svc: Svc, conn: DbTx) -> list[Message]:
+                          svc: Svc, conn: DbConn) -> list[Message]:
     """Append messages (server timestamps, sequence numbers in order)."""
     return await svc.conversations.append(conn, ctx, session_id, body.messages)
 

@@ -59,15 +59,13 @@ class ConversationService:
 
     async def append(self, pg: asyncpg.Connection, ctx: RequestContext, sid: str,
                      messages: list[MessageIn]) -> list[Message]:
-        """Append in one transaction (the session is created by its first message)."""
+        """Append in one statement (the session is created by its first message)."""
         bodies = self._encode_all([m.model_dump() for m in messages], "messages")
-        await repository.ensure_session(pg, ctx.tenant_id, ctx.person_id, sid)
-        first = await repository.allocate(pg, ctx.tenant_id, ctx.person_id, sid, len(bodies))
-        if first - 1 + len(bodies) > self.max_messages:
+        rows = await repository.append(pg, ctx.tenant_id, ctx.person_id, sid, bodies,
+                                       self.max_messages)
+        if rows is None:
             raise ValidationFailed(f"messages: a session keeps at most {self.max_messages}",
                                    field="messages")
-        rows = await repository.insert_messages(pg, ctx.tenant_id, ctx.person_id, sid, first,
-                                                bodies)
         return [to_message(r) for r in rows]
 
     async def replace(self, pg: asyncpg.Connection, ctx: RequestContext, sid: str,

@@ -56,16 +56,23 @@ async def delete(pg: asyncpg.Connection, table: Table, tenant: str, person: str)
     return done is not None
 
 
-async def add_history(pg: asyncpg.Connection, tenant: str, person: str, version: int,
-                      ciphertext: bytes, dek_version: int, keep: int) -> None:
-    """Record a profile version and prune the history to the newest `keep`."""
-    await pg.execute(
-        "INSERT INTO profile_history (tenant_id, person_id, version, ciphertext, dek_version) "
-        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        tenant, person, version, ciphertext, dek_version)
-    await pg.execute(
-        "DELETE FROM profile_history WHERE tenant_id = $1 AND person_id = $2 "
-        "AND version <= $3", tenant, person, version - keep)
+async def upsert_with_history(pg: asyncpg.Connection, tenant: str, person: str, version: int,
+                              ciphertext: bytes, dek_version: int, keep: int) -> SealedRow:
+    """The current profile, its history entry and the pruning of the history to the
+    newest `keep` versions, in one statement (one round trip)."""
+    row = await pg.fetchrow(
+        "WITH cur AS (INSERT INTO profiles AS p (tenant_id, person_id, version, ciphertext, "
+        "dek_version) VALUES ($1, $2, $3, $4, $5) "
+        "ON CONFLICT (tenant_id, person_id) DO UPDATE SET version = EXCLUDED.version, "
+        "ciphertext = EXCLUDED.ciphertext, dek_version = EXCLUDED.dek_version, "
+        "updated_at = now() RETURNING version, ciphertext, dek_version, created_at, updated_at), "
+        "hist AS (INSERT INTO profile_history (tenant_id, person_id, version, ciphertext, "
+        "dek_version) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING), "
+        "pruned AS (DELETE FROM profile_history WHERE tenant_id = $1 AND person_id = $2 "
+        "AND version <= $3 - $6) "
+        "SELECT version, ciphertext, dek_version, created_at, updated_at FROM cur",
+        tenant, person, version, ciphertext, dek_version, keep)
+    return SealedRow(*row.values())
 
 
 async def history(pg: asyncpg.Connection, tenant: str, person: str, before: int | None,

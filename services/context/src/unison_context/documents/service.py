@@ -83,11 +83,12 @@ class DocumentStore:
         version = (current.version if current else 0) + 1
         dek, blob = await self.keys.seal(pg, ctx.tenant_id, ctx.person_id, self.kind,
                                          f"v{version}", text.encode())
-        row = await repository.upsert(pg, self.table, ctx.tenant_id, ctx.person_id, version,
-                                      blob, dek)
         if history_keep:
-            await repository.add_history(pg, ctx.tenant_id, ctx.person_id, version, blob, dek,
-                                         history_keep)
+            row = await repository.upsert_with_history(pg, ctx.tenant_id, ctx.person_id,
+                                                       version, blob, dek, history_keep)
+        else:
+            row = await repository.upsert(pg, self.table, ctx.tenant_id, ctx.person_id,
+                                          version, blob, dek)
         return Document(value, row.version, row.created_at, row.updated_at)
 
     async def history(self, pg: asyncpg.Connection, ctx: RequestContext, before: int | None,

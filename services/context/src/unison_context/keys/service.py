@@ -36,6 +36,10 @@ class PersonKeys:
     def __init__(self, keyring: Keyring) -> None:
         self.keyring = keyring
         self._cache: dict[tuple[str, str, int], bytes] = {}
+        # A person's newest key version, remembered once seen committed (a key created
+        # in the current transaction could still roll back). Context keys are never
+        # rotated, so the newest version stays the newest.
+        self._latest: dict[tuple[str, str], int] = {}
 
     def _remember(self, wrapped: WrappedKey) -> bytes:
         ident = (wrapped.tenant_id, wrapped.person_id, wrapped.version)
@@ -52,8 +56,17 @@ class PersonKeys:
                       person_id: str) -> tuple[int, bytes]:
         """The person's newest data key, created on first use: call inside a transaction
         (the new key must commit with the first record sealed under it)."""
+        known = self._latest.get((tenant_id, person_id))
+        if known is not None:
+            cached = self._cache.get((tenant_id, person_id, known))
+            if cached is not None:
+                return known, cached
         wrapped = await repository.latest(pg, tenant_id, person_id)
-        if wrapped is None:
+        if wrapped is not None:
+            if len(self._latest) >= CACHE_MAX:
+                self._latest.pop(next(iter(self._latest)))
+            self._latest[(tenant_id, person_id)] = wrapped.version
+        else:
             kek_version, blob = self.keyring.wrap(new_data_key(),
                                                   _key_aad(tenant_id, person_id, 1))
             await repository.insert_if_absent(

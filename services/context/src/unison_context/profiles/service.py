@@ -53,7 +53,12 @@ class ProfileService:
         for kind, secret in found.new.items():
             await repository.set_hash(pg, ctx.tenant_id, ctx.person_id, kind,
                                       await self.hasher.hash(secret))
-        await repository.keep_only(pg, ctx.tenant_id, ctx.person_id, sorted(found.present))
+        before = rules.Credentials()
+        if current is not None:
+            rules.extract_credentials(current.value, before)
+        if before.present - found.present:  # a PIN or passcode was removed
+            await repository.keep_only(pg, ctx.tenant_id, ctx.person_id,
+                                       sorted(found.present))
         return doc
 
     async def history(self, pg: asyncpg.Connection, ctx: RequestContext, before: int | None,
