@@ -1,153 +1,184 @@
-"""Instructions per request of the storage app's hot paths, in-process:
-`uv run python -m bench.instructions [--requests N] [--rounds R] [--cases a,b]`.
+"""Instructions per request, counted by callgrind in-process:
+`python -m bench.instructions [--requests N] [--cases a,b] [--keep]`.
 
-The app runs with its lifespan against a real PostgreSQL and Redis (started here, as in
-`make bench`); requests are ASGI calls made one after another, so no HTTP server, no
-load generator and no queueing. Linux `perf stat` counts the instructions this process
-executes while a case runs: unlike time, the count hardly moves with the machine's load
-(repeated rounds agree within ~1%), so two versions of the code can be compared a
-minute apart. It counts the Python side only (the service's work per request); the
-database's CPU is not in it. Throughput targets are measured by `bench.run`.
+The storage app runs with its lifespan against a real PostgreSQL and Redis; requests
+are ASGI calls one after another (no HTTP server, no load generator, no queueing), in
+a process run under `valgrind --tool=callgrind` (`perf stat` has no counter on this
+host). Callgrind collects only inside a ctypes callback (`_CallPythonObject`) and dumps
+when it returns, so each batch of requests is one dump; per case, after a warm-up,
+batches of N and 2N requests run and (I(2N) - I(N)) / N is the figure: the cost of a
+request with any one-off cost of a batch subtracted. It counts the service's Python side
+(and the C libraries it calls), not PostgreSQL's or Redis's. Valgrind slows the process
+~50 times; the count does not depend on the host's speed (repeats agree within ~1%).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
+import ctypes
+import json
+import re
+import shutil
+import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import MutableMapping
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
-import jwt
-import uvloop
+from .scenarios import SCENARIOS, Scenario, Seeded, content_type, request, seed_requests, seeded
+from .servers import REPO_ROOT, SECRET, Backends
 
-from .cpu import InstructionCounter
-from .servers import BENCH_SECRET, STORAGE_DB, Backends
-
-_VALUE = b'{"value": {"a": 1, "b": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}}'
-# label -> (method, path, body); the same shapes as bench.scenarios' requests.
-CASES: dict[str, tuple[str, str, bytes]] = {
-    "whoami": ("GET", "/v1/whoami", b""),
-    "kv_read": ("GET", "/v1/kv/bench/k1", b""),
-    "kv_write": ("PUT", "/v1/kv/bench/k1", _VALUE),
-    "memory_write": ("POST", "/v1/memory/sessions/s1/entries",
-                     b'{"payload": {"a": 1, "b": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}, '
-                     b'"ttl_seconds": 3600}'),
-    "memory_read": ("GET", "/v1/memory/sessions/s1/entries/latest", b""),
-    "vault_write": ("PUT", "/v1/vault/secrets/bench-secret",
-                    b'{"value": "s3cr3t-xxxxxxxxxxxxxxxxxxxxxxxx"}'),
-    "vault_read": ("GET", "/v1/vault/secrets/bench-secret", b""),
-    "audit_append": ("POST", "/v1/audit",
-                     b'{"action": "bench", "target": "t", "payload": {"a": 1}}'),
-    # The object the setup uploads with the Idempotency-Key below, so its id is known.
-    "object_metadata": ("GET", "/v1/objects/{object_id}/metadata", b""),
-}
-_OBJECT_KEY = "bench-object"
-Call = Callable[..., Awaitable[int]]
+MARK = "_CallPythonObject"  # CPython's ctypes callback entry: the only callback we make
+_TOTALS = re.compile(r"^(?:totals|summary):\s*(\d+)", re.M)
 
 
-def _caller(app: Any) -> Call:
-    now = int(time.time())
-    token = jwt.encode({"sub": "p1", "person_id": "p1", "household_id": "h1",
-                        "aud": "storage", "iat": now, "exp": now + 3600}, BENCH_SECRET,
-                       algorithm="HS256")
+class Client:
+    """ASGI calls as one person; `call` answers (status, lower-case headers, body)."""
 
-    async def call(method: str, path: str, body: bytes,
-                   extra: tuple[tuple[bytes, bytes], ...] = ()) -> int:
+    def __init__(self, app: Any) -> None:
+        from unison_devstack.tokens import mint_token
+
+        self.app = app
+        token = mint_token(SECRET, person_id="p-instr", household_id="h-instr")
+        self.auth = f"Bearer {token}".encode()
+
+    async def call(self, method: str, path: str, body: str | None,
+                   if_match: str | None = None) -> tuple[int, dict[str, str], bytes]:
+        raw = (body or "").encode()
+        path, _, query = path.partition("?")
+        headers = [(b"host", b"storage"), (b"authorization", self.auth),
+                   (b"content-type", content_type(path).encode()),
+                   (b"content-length", str(len(raw)).encode())]
+        if if_match:
+            headers.append((b"if-match", if_match.encode()))
         scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-                 "method": method, "scheme": "http", "path": path,
-                 "raw_path": path.encode(), "query_string": b"", "root_path": "",
-                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8082),
-                 "headers": [(b"host", b"storage"),
-                             (b"authorization", f"Bearer {token}".encode()),
-                             (b"content-type", b"application/json"),
-                             (b"content-length", str(len(body)).encode()), *extra]}
-        status: list[int] = []
+                 "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
+                 "query_string": query.encode(), "root_path": "", "headers": headers,
+                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8082)}
+        out: dict[str, Any] = {"body": b""}
 
         async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": body, "more_body": False}
+            return {"type": "http.request", "body": raw, "more_body": False}
 
         async def send(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
-                status.append(message["status"])
+                out["status"] = message["status"]
+                out["headers"] = {k.decode().lower(): v.decode() for k, v in message["headers"]}
+            else:
+                out["body"] += message.get("body", b"")
 
-        await app(scope, receive, send)
-        return status[0]
-
-    return call
+        await self.app(scope, receive, send)
+        return out["status"], out["headers"], out["body"]
 
 
-async def _measure(cases: list[str], requests: int, rounds: int) -> dict[str, list[float]]:
+async def _batch(c: Client, s: Scenario, seed: Seeded | None, n: int) -> None:
+    for _ in range(n):
+        method, path, body = request(s, "k0", seed)
+        status, headers, answer = await c.call(method, path, body,
+                                               seed.etag if s.cas and seed else None)
+        if status >= 400:
+            raise RuntimeError(f"{s.name}: {method} {path} answered {status}: {answer[:200]!r}")
+        if s.cas and seed:
+            seed.etag = headers["etag"]
+
+
+def child(cases: list[str], n: int, warmup: int) -> None:
+    """Runs under callgrind: prints the batches it made, in the order of the dumps."""
+    import uvloop
+
     from unison_storage.main import create_app
-    from unison_storage.objects.idempotency import object_id_for
 
     app = create_app()
-    call = _caller(app)
-    counts: dict[str, list[float]] = {c: [] for c in cases}
-    object_id = object_id_for("h1", "p1", _OBJECT_KEY)
-    requests_of = {label: (method, path.format(object_id=object_id), body)
-                   for label, (method, path, body) in CASES.items()}
-    async with app.router.lifespan_context(app):
-        for label in ("kv_write", "memory_write", "vault_write"):  # what the reads read
-            status = await call(*requests_of[label])
-            if status >= 400:
-                raise SystemExit(f"setting up {label}: HTTP {status}")
-        status = await call("POST", "/v1/objects", b"x" * 1024,
-                            ((b"idempotency-key", _OBJECT_KEY.encode()),))
-        if status >= 400:
-            raise SystemExit(f"setting up the object: HTTP {status}")
-        for _ in range(rounds):
-            for label in cases:
-                for _ in range(max(50, requests // 10)):  # warm caches and pools
-                    status = await call(*requests_of[label])
-                if status >= 400:
-                    raise SystemExit(f"{label}: HTTP {status}")
-                counter = InstructionCounter([os.getpid()])
-                for _ in range(requests):
-                    await call(*requests_of[label])
-                total = counter.stop()
-                if total is None:
-                    raise SystemExit(f"no instruction count: {InstructionCounter.missing}")
-                counts[label].append(total / requests)
-    return counts
+    c = Client(app)
+    loop = uvloop.new_event_loop()
+    stack = AsyncExitStack()
+    loop.run_until_complete(stack.enter_async_context(app.router.lifespan_context(app)))
+    failures: list[BaseException] = []
+    batches = []
+
+    def counted(s: Scenario, seed: Seeded | None, size: int) -> None:
+        def body() -> int:
+            try:
+                loop.run_until_complete(_batch(c, s, seed, size))
+            except BaseException as exc:  # ctypes would print and drop it
+                failures.append(exc)
+            return 0
+
+        ctypes.CFUNCTYPE(ctypes.c_int)(body)()  # collected from entry to return: one dump
+        if failures:
+            raise failures[0]
+        batches.append([s.name, size])
+
+    for name in cases:
+        s = SCENARIOS[name]
+        seed = None
+        for _, method, path, body in seed_requests(s, ["k0"]):
+            seed = seeded(*loop.run_until_complete(c.call(method, path, body)))
+        loop.run_until_complete(_batch(c, s, seed, warmup))
+        counted(s, seed, n)
+        counted(s, seed, 2 * n)
+    loop.run_until_complete(stack.aclose())
+    print(json.dumps(batches))
+
+
+def measure(backends: Backends, out_dir: Path, cases: list[str], n: int,
+            warmup: int) -> dict[str, int]:
+    """Instructions per request of each case, in a child process under callgrind."""
+    cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no", f"--toggle-collect={MARK}",
+           f"--dump-after={MARK}", f"--callgrind-out-file={out_dir}/callgrind.out",
+           sys.executable, "-m", "bench.instructions", "--child", ",".join(cases),
+           "--requests", str(n), "--warmup", str(warmup)]
+    env = {**backends.env(), "PYTHONHASHSEED": "0",
+           "STORAGE_SWEEP_INTERVAL_SECONDS": "86400"}  # no sweep inside a batch
+    proc = subprocess.run(cmd, env=env, cwd=REPO_ROOT, capture_output=True, text=True,
+                          check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"callgrind run failed: {proc.stderr[-3000:]}")
+    batches = json.loads(proc.stdout.strip().splitlines()[-1])
+    totals = []
+    for i in range(1, len(batches) + 1):
+        m = _TOTALS.search((out_dir / f"callgrind.out.{i}").read_text())
+        assert m is not None, f"no totals in dump {i}"
+        totals.append(int(m.group(1)))
+    per: dict[str, int] = {}
+    for (name, _), total in zip(batches, totals, strict=True):
+        per[name] = total - per[name] if name in per else total
+    return {name: round(per_2n / n) for name, per_2n in per.items()}
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.instructions", description=__doc__)
-    p.add_argument("--requests", type=int, default=1500, help="requests per case and round")
-    p.add_argument("--rounds", type=int, default=2)
-    p.add_argument("--cases", default=",".join(CASES))
+    p.add_argument("--requests", type=int, default=200, help="N: batches of N and 2N")
+    p.add_argument("--warmup", type=int, default=50, help="uncounted requests per case")
+    p.add_argument("--cases", default=",".join(SCENARIOS))
+    p.add_argument("--keep", action="store_true", help="keep the callgrind dumps")
+    p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.child:
+        return child(args.child.split(","), args.requests, args.warmup)
     cases = [c for c in args.cases.split(",") if c]
-    unknown = set(cases) - set(CASES)
-    if unknown:
-        p.error(f"unknown cases: {sorted(unknown)}; known: {sorted(CASES)}")
+    if unknown := set(cases) - set(SCENARIOS):
+        p.error(f"unknown cases {sorted(unknown)}; known: {sorted(SCENARIOS)}")
+    if shutil.which("valgrind") is None:
+        raise SystemExit("valgrind is not installed (apt-get install valgrind)")
     root = Path(tempfile.mkdtemp(prefix="unison-instr-"))
     backends = Backends(root)
-    print(f"starting PostgreSQL and Redis in {root}", file=sys.stderr, flush=True)
     backends.start()
     try:
-        os.environ.update({
-            "UNISON_ENVIRONMENT": "test", "UNISON_AUTH_HS256_SECRET": BENCH_SECRET,
-            "UNISON_DATABASE_URL": backends.postgres.url(STORAGE_DB),
-            "UNISON_REDIS_URL": backends.redis.url, "UNISON_STATE_DIR": str(root / "state"),
-            "STORAGE_OBJECT_FS_ROOT": str(root / "objects"), "UNISON_LOG_LEVEL": "WARNING",
-            "UNISON_ACCESS_LOG": "false"})
-        counts = uvloop.run(_measure(cases, args.requests, args.rounds))
+        counts = measure(backends, root, cases, args.requests, args.warmup)
     finally:
         backends.stop()
-    floor = statistics.median(counts["whoami"]) if counts.get("whoami") else None
-    print("| case | k-instructions/request (median) | rounds | whoami / case |")
-    print("|---|---|---|---|")
-    for label, values in counts.items():
-        median = statistics.median(values)
-        spread = ", ".join(f"{v / 1000:.0f}" for v in values)
-        ratio = f"{floor / median:.2f}" if floor else "-"
-        print(f"| {label} | {median / 1000:.0f} | {spread} | {ratio} |")
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    print(json.dumps(counts))
+    print("| case | k-instructions/request | floor / case |\n|---|---|---|")
+    for name, value in counts.items():
+        ratio = f"{counts['whoami'] / value:.2f}" if "whoami" in counts else "-"
+        print(f"| {name} | {value / 1000:,.0f} | {ratio} |")
+    if args.keep:
+        print(f"callgrind dumps in {root} (callgrind_annotate callgrind.out.N)")
 
 
 if __name__ == "__main__":
