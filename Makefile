@@ -38,11 +38,10 @@ lint: install
 		services/context-graph/src services/intent-graph/src services/context/src \
 		tools/migrate/src bench
 
-# wrk (Debian's package) drives the HTTP load; without it (not root, no apt) the run
-# falls back to its Python client and says so. perf (linux-perf) is for
-# `python -m bench.instructions`, which counts instructions per request in-process.
+# wrk (Debian's package) drives the HTTP load; valgrind is for `python -m
+# bench.instructions`, which counts instructions per request in-process (callgrind).
 bench: install
-	@for tool in wrk:wrk perf:linux-perf; do \
+	@for tool in wrk:wrk valgrind:valgrind; do \
 		command -v $${tool%%:*} >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 		&& { apt-get install -y -qq $${tool##*:} >/dev/null 2>&1 \
 		     || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq $${tool##*:} >/dev/null 2>&1; }; }; } || true; \
