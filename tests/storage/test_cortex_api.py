@@ -195,9 +195,11 @@ async def test_metrics(client, make_caller):
     m = r.json()
     assert re.fullmatch(r"metric_[0-9a-f]{16}", m["id"]) and m["value"] == 12.5
     assert m["session_id"] == sid and m["labels"] == {"tool": "search"}
-    await client.post(f"{S}/metrics", json={"entity_type": "agent", "entity_name": "cortex",
-                                            "metric_name": "tokens", "value": 3,
-                                            "timestamp": old}, headers=carol.headers)
+    tokens = await client.post(f"{S}/metrics", json={
+        "entity_type": "agent", "entity_name": "cortex", "metric_name": "tokens", "value": 3,
+        "timestamp": old, "labels": {"n": 2, "ok": True, "none": None}}, headers=carol.headers)
+    assert tokens.json()["labels"] == {"n": "2", "ok": "true", "none": "null"}
+    assert tokens.json()["timestamp"].startswith(old[:19])
     everything = (await client.get(f"{S}/metrics", headers=carol.headers)).json()
     assert [x["metric_name"] for x in everything] == ["latency_ms", "tokens"]  # newest first
     recent = (await client.get(f"{S}/metrics", params={

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import Query
 from pydantic import BaseModel, Field
 
@@ -73,7 +74,8 @@ class MetricCreate(BaseModel):
     session_id: Annotated[str, Field(max_length=128)] | None = None
     metric_name: Short
     value: float = Field(allow_inf_nan=False)
-    labels: dict[Short, Label] | None = None
+    labels: dict[Short, Label | int | float | bool | None] | None = Field(
+        default=None, description="a number, boolean or null is kept as its JSON text")
     timestamp: datetime | None = None
 
 
@@ -173,12 +175,17 @@ def _metric(m: Any) -> Metric:
                   timestamp=m.timestamp, labels=m.labels)
 
 
+def _labels(labels: dict[str, Any] | None) -> dict[str, str]:
+    return {k: v if isinstance(v, str) else orjson.dumps(v).decode()
+            for k, v in (labels or {}).items()}
+
+
 @router.post("/metrics")
 async def record_metric(body: MetricCreate, ctx: Ctx, svc: Svc) -> Metric:
     async with svc.db.statement(ctx) as conn:
         point = MetricIn(entity_type=body.entity_type, entity_name=body.entity_name,
                          thread_id=body.session_id, metric_name=body.metric_name,
-                         value=body.value, labels=body.labels or {},
+                         value=body.value, labels=_labels(body.labels),
                          timestamp=as_utc(body.timestamp))
         return _metric((await svc.metrics.record(conn, ctx, [point]))[0])
 
