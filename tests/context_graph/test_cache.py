@@ -27,6 +27,8 @@ async def test_reads_are_cached_and_writes_are_seen_at_once(client, alice):
     after = (await client.get("/metrics")).text
     assert metric(after, "graph:hot:context", "hit") >= metric(
         before, "graph:hot:context", "hit") + 2
+    assert 'graph_query_duration_seconds_count{query="nodes.get"}' in after
+    assert 'graph_query_duration_seconds_count{query="nodes.upsert"}' in after
     await client.patch("/v1/nodes/c1", json={"props": {"status": "on"}}, headers=h)
     assert (await client.get("/v1/nodes/c1", headers=h)).json()["props"] == {"status": "on"}
     # A cached traversal is dropped by a relationship write too.
