@@ -84,9 +84,12 @@ async def test_graph_killed_and_restarted(cg_settings_factory, alice, fake):
 async def test_storage_down_refuses_and_leaves_the_graph_untouched(client, alice, fake):
     h = alice.headers
     fake.fail = True
+    fake.calls.clear()
     r = await client.post("/context/update", headers=h, json={
         "user_id": alice.person_id, "dimensions": [{"name": "k", "value": 1}]})
     assert r.status_code == 503 and "retry-after" in r.headers
+    # The read before the write was tried three times (idempotent), the write never.
+    assert [c["method"] for c in fake.calls] == ["GET", "GET", "GET"]
     r = await client.post("/traces/replay", headers=h, json={
         "user_id": alice.person_id, "trace": [{"event": "e", "metadata": {"tags": ["t"]}}]})
     assert r.status_code == 503

@@ -52,6 +52,12 @@ async def test_node_crud_is_idempotent(client, alice):
     assert (await client.delete("/v1/nodes/dev-9", headers=alice.headers)).status_code == 404
 
 
+async def test_put_body_id_must_match_the_path(client, alice):
+    r = await client.put("/v1/nodes/one", json={"id": "two", "labels": ["Device"]},
+                         headers=alice.headers)
+    assert r.status_code == 422 and r.json()["field"] == "id"
+
+
 async def test_an_id_keeps_its_label(client, alice):
     await put(client, alice, "n-1", "Device")
     r = await client.put("/v1/nodes/n-1", json={"id": "n-1", "labels": ["Agent"]},

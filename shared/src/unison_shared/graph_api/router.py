@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from ..auth import RequestContext, authenticated
+from ..errors import ValidationFailed
 from .schemas import (
     BatchResult,
     Direction,
@@ -48,7 +49,8 @@ def _csv(value: str | None) -> list[str] | None:
 @router.put("/nodes/{node_id}")
 async def put_node(node_id: IdParam, body: NodeIn, ctx: Ctx, svc: Svc) -> NodeOut:
     """Idempotent upsert; the body's id must be the path's."""
-    body = body.model_copy(update={"id": node_id})
+    if body.id != node_id:
+        raise ValidationFailed("id: the body's id must be the path's", field="id")
     await svc.upsert_nodes(ctx.tenant_id, [body])
     return await svc.get_node(ctx.tenant_id, node_id)
 
