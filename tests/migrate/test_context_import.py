@@ -169,3 +169,41 @@ def test_cli_reports_per_table_and_exits_2_on_failures(legacy, context_env, cont
     assert "nothing imported" in second.output
     assert "person_profiles: imported 0, skipped 2, failed 3" in second.output
     assert ROOT.decode() not in first.output + second.output
+
+
+async def test_import_from_the_older_services_postgres_tables(postgres, context_env,
+                                                              context_app, context_client,
+                                                              make_caller):
+    import asyncpg
+
+    name = f"legacy_ctx_{uuid.uuid4().hex[:8]}"
+    postgres.ensure_database(name)
+    dsn = postgres.url(name, user="postgres", driver="postgresql")
+    ada = make_caller()
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("""
+            CREATE TABLE person_profiles (person_id text PRIMARY KEY, profile_json text,
+                                          updated_at double precision);
+            CREATE TABLE conversation_sessions (person_id text, session_id text,
+                messages_json text, response_json text, summary text,
+                updated_at double precision)""")
+        await conn.execute("INSERT INTO person_profiles VALUES ($1, $2, 1.0)", ada.person_id,
+                           legacy_crypto.encrypt(ROOT, "kh-pg", "profile", b'{"tz": "UTC"}'))
+        await conn.execute("INSERT INTO conversation_sessions VALUES ($1, 's', $2, NULL, "
+                           "'sum', 1.0)", ada.person_id, json.dumps([{"content": "x"}]))
+    finally:
+        await conn.close()
+    opts = ContextImport(tenant=ada.household_id, root_secret=ROOT,
+                         key_handles={ada.person_id: "kh-pg"})
+    with environ(context_env):
+        report = await import_context(dsn, opts)
+        again = await import_context(dsn, opts)
+    assert report.tables["person_profiles"].imported == 1
+    assert report.tables["conversation_sessions"].imported == 1
+    assert report.tables["dashboard_state"].imported == 0  # no such table: nothing to do
+    assert again.imported == 0
+    got = await context_client.get(f"/profile/{ada.person_id}", headers=ada.headers)
+    assert got.json()["profile"]["tz"] == "UTC"
+    conv = await context_client.get(f"/conversation/{ada.person_id}/s", headers=ada.headers)
+    assert conv.json()["summary"] == "sum"

@@ -71,7 +71,9 @@ def _handles(file: Path | None, pairs: list[str]) -> dict[str, str]:
 
 @app.command("context")
 def context_cmd(
-    sqlite: Annotated[Path, typer.Argument(help="the older context service's SQLite file")],
+    source: Annotated[str, typer.Argument(
+        help="the older context service's SQLite file, or a postgresql:// URL of the "
+             "database holding its tables")],
     household: Household,
     url: Url = None,
     root_secret_file: Annotated[Path | None, typer.Option(
@@ -89,7 +91,7 @@ def context_cmd(
     opts = ContextImport(tenant=household, root_secret=secret,
                          key_handles=_handles(key_handles, key_handle or []),
                          households=json.loads(households.read_text()) if households else {})
-    _run(lambda progress: import_context(sqlite, opts, url, progress))
+    _run(lambda progress: import_context(source, opts, url, progress))
 
 
 @app.command("storage")

@@ -16,8 +16,11 @@ from unison_shared.errors import UnisonError
 
 from . import legacy_crypto
 from .common import CellError, Progress, context_for, json_cell, no_progress
+from .pg_source import PostgresSource
 from .report import ImportReport, TableReport
 from .sqlite_source import SqliteSource
+
+Source = SqliteSource | PostgresSource
 
 TABLES = ("person_profiles", "dashboard_state", "conversation_sessions")
 
@@ -45,7 +48,7 @@ class ContextImporter:
                                         purpose, raw).decode()
         return json_cell(raw, column)
 
-    async def run(self, source: SqliteSource, progress: Progress = no_progress) -> ImportReport:
+    async def run(self, source: Source, progress: Progress = no_progress) -> ImportReport:
         report = ImportReport()
         for table in TABLES:
             progress(table, source.count(table))

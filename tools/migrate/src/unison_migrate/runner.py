@@ -3,7 +3,10 @@ keys, runs one importer, closes everything."""
 
 from __future__ import annotations
 
+import importlib
+import inspect
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -13,6 +16,7 @@ from unison_shared.settings import Environment, ServiceSettings
 
 from .common import Progress, no_progress
 from .context_import import ContextImport, ContextImporter
+from .pg_source import PostgresSource
 from .report import ImportReport
 from .sqlite_source import SqliteSource
 from .storage_import import StorageImport, StorageImporter
@@ -27,15 +31,21 @@ def _keyring(settings: ServiceSettings) -> Keyring:
         allow_generate=settings.environment is not Environment.PRODUCTION)
 
 
-async def import_context(sqlite: Path, opts: ContextImport, url: str | None = None,
+async def import_context(source_path: Path | str, opts: ContextImport, url: str | None = None,
                          progress: Progress = no_progress) -> ImportReport:
+    """`source_path`: the older service's SQLite file, or a postgresql:// URL of the
+    database holding its tables."""
     from unison_context.settings import ContextSettings
     from unison_context.wiring import build_services
 
     settings = ContextSettings()
     if url:
         settings = settings.model_copy(update={"database_url": SecretStr(url)})
-    source = SqliteSource(sqlite)
+    source: SqliteSource | PostgresSource
+    if str(source_path).startswith("postgresql"):
+        source = await PostgresSource.load(str(source_path))
+    else:
+        source = SqliteSource(Path(source_path))
     db = await Database.open(settings.database_url.get_secret_value(), 2, "unison-migrate")
     try:
         services = build_services(settings, _keyring(settings))
@@ -58,7 +68,7 @@ async def import_storage(sqlite: Path, opts: StorageImport, url: str | None = No
     db = await Database.open(settings.database_url.get_secret_value(), 2, "unison-migrate")
     store = create_object_store(settings)
     try:
-        services = build_services(settings, db, None, _keyring(settings), store)
+        services = _storage_services(build_services, settings, db, store)
         return await StorageImporter(services, opts).run(source, progress)
     finally:
         close = getattr(store, "close", None)
@@ -66,3 +76,18 @@ async def import_storage(sqlite: Path, opts: StorageImport, url: str | None = No
             await close()
         await db.close()
         source.close()
+
+
+def _storage_services(build: Any, settings: Any, db: Database, store: Any) -> Any:
+    """Storage's services, built as its main.py builds them. Storage is growing (an
+    audit signing key joined its wiring while this importer was written): the extra
+    arguments are added when its `build_services` asks for them."""
+    args: list[Any] = [settings, db, None, _keyring(settings), store]
+    if "signing_key" in inspect.signature(build).parameters:
+        signing = importlib.import_module("unison_storage.audit.signing")
+        opts = settings.storage
+        args.append(signing.load_signing_key(
+            opts.audit_signing_key.get_secret_value() if opts.audit_signing_key else None,
+            opts.audit_signing_key_file, settings.state_dir,
+            allow_generate=settings.environment is not Environment.PRODUCTION))
+    return build(*args)
