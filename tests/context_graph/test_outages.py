@@ -160,3 +160,37 @@ async def test_a_query_past_its_budget_is_503_not_a_hung_worker(cg_settings_fact
         assert r.json()["type"].endswith("graph-query-timeout")
         assert "retry-after" in r.headers
         assert loop.time() - started < 2
+
+
+async def test_a_write_whose_bump_failed_never_leaves_a_stale_read(cg_settings_factory, alice):
+    """Redis up but refusing writes (a read-only replica of a master that is not there):
+    the cached value is still readable, the write's generation bump fails. The service
+    must not serve the old cached value; once Redis takes writes again, the deferred
+    bump lands and the cache is used again."""
+    import redis as redis_sync
+
+    cache = graph_servers.new_redis("redis-readonly")
+    admin = redis_sync.Redis.from_url(cache.url)
+    async with running(create_app(cg_settings_factory(redis_url=cache.url))) as app, \
+            client_for(app) as client:
+        h = alice.headers
+        await client.put("/v1/nodes/ro", json={"id": "ro", "labels": ["Device"]}, headers=h)
+        assert (await client.get("/v1/nodes/ro", headers=h)).json()["props"] == {}
+        admin.replicaof("127.0.0.1", free_port())  # writes now fail with READONLY
+        try:
+            r = await client.patch("/v1/nodes/ro", json={"props": {"status": "new"}},
+                                   headers=h)
+            assert r.status_code == 200
+            for _ in range(3):
+                got = await client.get("/v1/nodes/ro", headers=h)
+                assert got.json()["props"] == {"status": "new"}
+        finally:
+            admin.replicaof("NO", "ONE")
+        assert (await client.get("/v1/nodes/ro", headers=h)).json()["props"] == {
+            "status": "new"}
+        hits = metric((await client.get("/metrics")).text, "graph:hot:context", "hit")
+        assert (await client.get("/v1/nodes/ro", headers=h)).json()["props"] == {
+            "status": "new"}
+        assert metric((await client.get("/metrics")).text, "graph:hot:context",
+                      "hit") == hits + 1
+    cache.stop()
