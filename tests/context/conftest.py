@@ -64,3 +64,34 @@ async def raw_db(admin_dsn: str) -> AsyncIterator[asyncpg.Connection]:
         yield conn
     finally:
         await conn.close()
+
+
+@pytest.fixture(scope="session")
+def live_context(context_env: dict[str, str], state_dir: Path) -> Any:
+    """One live context process (uvicorn over loopback) for the session."""
+    import sys
+
+    from unison_devstack.procs import free_port, spawn, stop_pid, wait_until
+
+    port = free_port()
+    log = state_dir / "live-context.log"
+    proc = spawn([sys.executable, "-m", "uvicorn", "unison_context.main:create_app",
+                  "--factory", "--host", "127.0.0.1", "--port", str(port),
+                  "--no-access-log"], log, env=context_env)
+    base = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"context exited early; see {log}")
+        try:
+            return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_until(ready, 60, "context process")
+    except BaseException:
+        proc.terminate()
+        raise
+    yield base
+    stop_pid(proc.pid)
