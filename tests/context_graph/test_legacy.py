@@ -172,3 +172,12 @@ async def test_graph_legacy_refusals(client, alice):
     r = await client.post("/graph/relations", json={"start_id": "nope", "end_id": "nope2",
                                                     "type": "OWNS"}, headers=h)
     assert r.status_code == 404 and r.json()["ok"] is False
+
+
+async def test_update_refuses_a_session_id_that_is_another_kind_of_node(client, alice, fake):
+    h = alice.headers
+    await client.put("/v1/nodes/dev-s", json={"id": "dev-s", "labels": ["Device"]}, headers=h)
+    r = await update(client, alice, session_id="dev-s")
+    assert r.status_code == 409
+    node = (await client.get("/v1/nodes/dev-s", headers=h)).json()
+    assert node["labels"] == ["Device"] and node["degree"] == 0

@@ -132,3 +132,24 @@ async def test_tenancy(client, make_caller):
     mine = await create(client, b, id="shared-id", type="t.b")
     assert mine["type"] == "t.b"
     assert (await client.get(f"/v1/intents/{iid}", headers=a.headers)).json()["type"] == "t.a"
+
+
+async def test_ids_taken_by_other_labels_are_409(client, alice):
+    h = alice.headers
+    await client.put("/v1/nodes/dev-x", json={"id": "dev-x", "labels": ["Device"]}, headers=h)
+    r = await client.post("/v1/intents", json={"id": "dev-x", "type": "a.b"}, headers=h)
+    assert r.status_code == 409
+    await client.put("/v1/nodes/agent-x", json={"id": "agent-x", "labels": ["Agent"]},
+                     headers=h)
+    r = await client.post("/v1/intents", json={"type": "a.b", "device_id": "agent-x"},
+                          headers=h)
+    assert r.status_code == 409
+    iid = (await create(client, alice, type="a.b"))["id"]
+    r = await move(client, alice, iid, "routed", handler_id="dev-x")
+    assert r.status_code == 409 and r.json()["field"] == "handler_id"
+    assert (await client.get(f"/v1/intents/{iid}", headers=h)).json()["state"] == "created"
+    node = (await client.get("/v1/nodes/dev-x", headers=h)).json()
+    assert node["labels"] == ["Device"] and node["degree"] == 0
+    r = await client.post("/graph/intent", headers=h, json={
+        "person_id": alice.person_id, "agent_id": "dev-x", "name": "a.b"})
+    assert r.status_code == 409 and r.json()["ok"] is False

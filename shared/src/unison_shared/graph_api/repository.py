@@ -44,6 +44,21 @@ def _q(text: str) -> LiteralString:
     return text  # type: ignore[return-value,unused-ignore]
 
 
+def label_guard(pairs: list[tuple[str, str]]) -> LiteralString:
+    """A statement prefix that lets the rest run only when each id parameter names no
+    node yet or a node with that label. ArcadeDB's `MERGE (n:Entity:Person {id})`
+    matches an `Entity:Device` with that id (Neo4j fails on the constraint): with this
+    guard both answer the same, a statement that returns no row."""
+    matches, conds, names = [], [], []
+    for n, (param, label) in enumerate(pairs):
+        if label not in LABELS or not param.isidentifier():
+            raise ValueError("guard on a label off the allow-list")
+        matches.append(f"OPTIONAL MATCH (g{n}:Entity {{tenant: $tenant, id: ${param}}}) ")
+        conds.append(f"(g{n} IS NULL OR '{label}' IN labels(g{n}))")
+        names.append(f"g{n}")
+    return _q("".join(matches) + f"WITH {', '.join(names)} WHERE {' AND '.join(conds)} ")
+
+
 def _rel_map(var: str) -> str:
     return (f"{{type: type({var}), start_id: startNode({var}).id, "
             f"end_id: endNode({var}).id, props: properties({var})}}")

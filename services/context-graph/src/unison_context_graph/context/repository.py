@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from unison_shared.graph import Graph
-from unison_shared.graph_api.repository import now_ms
+from unison_shared.graph_api.repository import label_guard, now_ms
 
 _PERSON = ("MERGE (p:Entity:Person {tenant: $tenant, id: $user}) "
            "ON CREATE SET p.created_at = $now "
@@ -14,21 +14,29 @@ _SESSION = ("MERGE (s:Entity:Session {tenant: $tenant, id: $session}) "
             "ON CREATE SET r.tenant = $tenant, r.created_at = $now ")
 
 
+_GUARD_PERSON = label_guard([("user", "Person")])
+_GUARD_BOTH = label_guard([("user", "Person"), ("session", "Session")])
+
+
 class ContextRepository:
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
 
     async def record_state(self, tenant: str, user_id: str, storage_id: str,
-                           session_id: str | None) -> None:
+                           session_id: str | None) -> bool:
+        """False when the user's or the session's id is a node with another label."""
         params = {"tenant": tenant, "user": user_id, "sid": storage_id, "now": now_ms(),
                   "session": session_id}
         if session_id is None:
-            await self.graph.run("context.record", _PERSON + "RETURN p.id AS id", params,
-                                 write=True)
+            out = await self.graph.run(
+                "context.record",
+                _GUARD_PERSON + _PERSON + "RETURN p.id AS id", params, write=True)
         else:
-            await self.graph.run("context.record_session",
-                                 _PERSON + "WITH p " + _SESSION + "RETURN p.id AS id",
-                                 params, write=True)
+            out = await self.graph.run(
+                "context.record_session",
+                _GUARD_BOTH + _PERSON + "WITH p " + _SESSION + "RETURN p.id AS id",
+                params, write=True)
+        return out.first() is not None
 
     async def state_ref(self, tenant: str, user_id: str) -> str | None:
         out = await self.graph.run(

@@ -69,9 +69,12 @@ class ContextService:
         else:
             raise Conflict("the context state kept changing under this update; retry")
         try:
-            await self.repo.record_state(who.tenant, body.user_id, sid, body.session_id)
+            recorded = await self.repo.record_state(who.tenant, body.user_id, sid,
+                                                    body.session_id)
         finally:
             await self.cache.invalidate(who.tenant)
+        if not recorded:
+            raise Conflict("user_id or session_id is the id of a node with another label")
         return state
 
     async def query(self, who: CallerIdentity, user_id: str) -> dict[str, Any] | None:

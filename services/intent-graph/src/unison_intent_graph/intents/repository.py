@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, LiteralString
 
 from unison_shared.graph import Graph
-from unison_shared.graph_api.repository import now_ms
+from unison_shared.graph_api.repository import label_guard, now_ms
 
 NODE = "{props: properties(x), labels: [l IN labels(x) WHERE l <> 'Entity']}"
 _INTENT = ("MERGE (i:Entity:IntentInstance {tenant: $tenant, id: $id}) "
@@ -45,7 +45,12 @@ class IntentRepository:
     async def create(self, tenant: str, intent_id: str, intent_type: str,
                      props: dict[str, Any], person_id: str | None, device_id: str | None,
                      parent_id: str | None, policy_id: str | None) -> bool:
-        cypher: LiteralString = (_PARENT + _INTENT + _TRIGGERED) if parent_id else _INTENT
+        guarded = [("id", "IntentInstance")]
+        guarded += [("person", "Person")] if person_id else []
+        guarded += [("device", "Device")] if device_id else []
+        guarded += [("policy", "PolicyGroup")] if policy_id else []
+        cypher = label_guard(guarded)
+        cypher += (_PARENT + _INTENT + _TRIGGERED) if parent_id else _INTENT
         if person_id:
             cypher += _PERSON
         if device_id:
@@ -79,6 +84,7 @@ class IntentRepository:
             "MATCH (i:IntentInstance {tenant: $tenant, id: $id}) WHERE i.state IN $from "
             "SET i.state = $to, i.updated_at = $now ")
         if handler_id:
+            cypher = label_guard([("handler", handler_label)]) + cypher
             cypher += "WITH i " + _HANDLER[handler_label] + _HANDLES
         cypher += "RETURN i.id AS id"
         out = await self.graph.run(
@@ -91,7 +97,8 @@ class IntentRepository:
                           handler_label: str) -> bool:
         out = await self.graph.run(
             "intents.add_handler",
-            "MATCH (i:IntentInstance {tenant: $tenant, id: $id}) "
+            label_guard([("handler", handler_label)])
+            + "MATCH (i:IntentInstance {tenant: $tenant, id: $id}) "
             + _HANDLER[handler_label] + _HANDLES + "RETURN i.id AS id",
             {"tenant": tenant, "id": intent_id, "handler": handler_id, "now": now_ms()},
             write=True)

@@ -49,7 +49,10 @@ class IntentService:
         finally:
             await self.cache.invalidate(tenant)
         if not created:
-            raise NotFound(f"no parent intent {body.parent_id}")
+            if body.parent_id and await self.repo.get(tenant, body.parent_id) is None:
+                raise NotFound(f"no parent intent {body.parent_id}")
+            raise Conflict("an id of this intent (its own, the person's, the device's or "
+                           "the policy group's) is the id of a node with another label")
         return await self.get(tenant, intent_id)
 
     async def get(self, tenant: str, intent_id: str) -> IntentOut:
@@ -78,6 +81,9 @@ class IntentService:
             await self.cache.invalidate(tenant)
         if not applied:
             current = await self.get(tenant, intent_id)  # 404 when unknown
+            if body.state in TRANSITIONS[current.state]:
+                raise Conflict(f"handler_id {body.handler_id} is the id of a node that is "
+                               f"not a {body.handler_label}", field="handler_id")
             raise Conflict(f"intent {intent_id} is {current.state.value}: it cannot become "
                            f"{body.state.value}", state=current.state.value,
                            allowed=sorted(t.value for t in TRANSITIONS[current.state]))
@@ -86,11 +92,15 @@ class IntentService:
     async def link_handler(self, tenant: str, intent_id: str, handler_id: str) -> None:
         """The legacy link: the agent HANDLES the intent; a created intent is routed."""
         try:
-            await self.repo.add_handler(tenant, intent_id, handler_id, "Agent")
-            await self.repo.transition(tenant, intent_id, ["created"], "routed", None,
-                                       "Agent")
+            linked = await self.repo.add_handler(tenant, intent_id, handler_id, "Agent")
+            if linked:
+                await self.repo.transition(tenant, intent_id, ["created"], "routed", None,
+                                           "Agent")
         finally:
             await self.cache.invalidate(tenant)
+        if not linked:
+            raise Conflict(f"agent_id {handler_id} is the id of a node that is not an Agent",
+                           field="agent_id")
 
     async def produced(self, tenant: str, intent_id: str, body: Produced) -> IntentOut:
         if body.storage_id is not None:
