@@ -181,3 +181,19 @@ async def test_update_refuses_a_session_id_that_is_another_kind_of_node(client, 
     assert r.status_code == 409
     node = (await client.get("/v1/nodes/dev-s", headers=h)).json()
     assert node["labels"] == ["Device"] and node["degree"] == 0
+
+
+async def test_a_person_id_that_is_another_kind_of_node_is_409(client, alice, fake):
+    h = alice.headers
+    await client.put(f"/v1/nodes/{alice.person_id}", headers=h,
+                     json={"id": alice.person_id, "labels": ["Device"]})
+    r = await client.post("/traces/replay", headers=h, json={
+        "user_id": alice.person_id, "trace": [{"event": "e"}]})
+    assert r.status_code == 409
+    r = await client.post("/telemetry/actuation", headers=h, json={
+        "action_id": "a-409", "person_id": alice.person_id})
+    assert r.status_code == 409
+    r = await client.post("/capabilities", headers=h, json={"modalities": {}})
+    assert r.status_code == 409
+    node = (await client.get(f"/v1/nodes/{alice.person_id}", headers=h)).json()
+    assert node["labels"] == ["Device"] and node["degree"] == 0

@@ -69,3 +69,13 @@ async def test_auth(client):
     assert (await client.get("/caps/latest")).status_code == 401
     assert (await client.get("/caps/latest",
                              headers={"Authorization": "Bearer nope"})).status_code == 403
+
+
+async def test_reports_refuse_a_person_id_that_is_another_kind_of_node(client, alice, fake):
+    h = alice.headers
+    await client.put(f"/v1/nodes/{alice.person_id}", headers=h,
+                     json={"id": alice.person_id, "labels": ["Agent"]})
+    assert (await client.post("/caps/report", json={"a": 1}, headers=h)).status_code == 409
+    r = await client.post("/gesture/select", headers=h, json={
+        "person_id": alice.person_id, "card_id": "c1"})
+    assert r.status_code == 409

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from unison_shared.graph import Graph
-from unison_shared.graph_api.repository import now_ms
+from unison_shared.graph_api.repository import label_guard, now_ms
 
+_GUARD = label_guard([("person", "Person")])
 _RESOURCE = ("MERGE (r:Entity:Resource {tenant: $tenant, id: $id}) "
              "ON CREATE SET r.created_at = $now "
              "SET r.updated_at = $now, r.type = 'capabilities', r.storage_id = $sid ")
@@ -15,20 +16,22 @@ class CapabilityRepository:
         self.graph = graph
 
     async def record(self, tenant: str, owner: str, storage_id: str,
-                     person_id: str | None) -> None:
+                     person_id: str | None) -> bool:
         params = {"tenant": tenant, "id": f"capabilities:{owner}", "sid": storage_id,
                   "person": person_id, "now": now_ms()}
         if person_id is None:
             await self.graph.run("capabilities.record", _RESOURCE + "RETURN r.id AS id",
                                  params, write=True)
-            return
-        await self.graph.run(
+            return True
+        out = await self.graph.run(
             "capabilities.record_person",
-            _RESOURCE + "WITH r MERGE (p:Entity:Person {tenant: $tenant, id: $person}) "
+            _GUARD + _RESOURCE
+            + "WITH r MERGE (p:Entity:Person {tenant: $tenant, id: $person}) "
             "ON CREATE SET p.created_at = $now, p.updated_at = $now, p.person_id = $person "
             "MERGE (p)-[h:HAS_RESOURCE]->(r) "
             "ON CREATE SET h.tenant = $tenant, h.created_at = $now RETURN r.id AS id",
             params, write=True)
+        return out.first() is not None
 
     async def ref(self, tenant: str, owner: str) -> str | None:
         out = await self.graph.run(

@@ -58,9 +58,12 @@ class CapabilityService:
         else:
             raise Conflict("the capabilities kept changing under this update; retry")
         try:
-            await self.repo.record(who.tenant, owner, sid, person_id)
+            recorded = await self.repo.record(who.tenant, owner, sid, person_id)
         finally:
             await self.cache.invalidate(who.tenant)
+        if not recorded:
+            raise Conflict("person_id is the id of a node that is not a Person",
+                           field="person_id")
         return doc
 
     async def get(self, who: CallerIdentity, person_id: str | None) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from unison_shared.errors import Conflict
 from unison_shared.graph_cache import GraphCache
 from unison_shared.storage_client import CallerIdentity, StorageClient
 
@@ -25,7 +26,10 @@ class TelemetryService:
         content = body.model_dump(mode="json") | {"action_id": action_id}
         sid = await self.storage.put(who, NAMESPACE, action_id, content)
         try:
-            await self.repo.record(who.tenant, action_id, sid, body.person_id)
+            recorded = await self.repo.record(who.tenant, action_id, sid, body.person_id)
         finally:
             await self.cache.invalidate(who.tenant)
+        if not recorded:
+            raise Conflict("person_id is the id of a node that is not a Person",
+                           field="person_id")
         return action_id

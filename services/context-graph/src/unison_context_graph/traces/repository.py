@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from unison_shared.graph import Graph
-from unison_shared.graph_api.repository import now_ms
+from unison_shared.graph_api.repository import label_guard, now_ms
+
+_GUARD = label_guard([("user", "Person")])
 
 
 class TraceRepository:
@@ -16,7 +18,7 @@ class TraceRepository:
     async def record(self, tenant: str, user_id: str, rows: list[dict[str, Any]]) -> int:
         out = await self.graph.run(
             "traces.record",
-            "MERGE (p:Entity:Person {tenant: $tenant, id: $user}) "
+            _GUARD + "MERGE (p:Entity:Person {tenant: $tenant, id: $user}) "
             "ON CREATE SET p.created_at = $now, p.updated_at = $now, p.person_id = $user "
             "WITH p UNWIND $rows AS row "
             "MERGE (r:Entity:Resource {tenant: $tenant, id: row.id}) "

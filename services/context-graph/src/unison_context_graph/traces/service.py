@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from unison_shared.errors import Conflict
 from unison_shared.graph_cache import GraphCache
 from unison_shared.graph_schema import looks_like_content
 from unison_shared.storage_client import CallerIdentity, StorageClient, parse_storage_id
@@ -69,9 +70,12 @@ class TraceService:
         await asyncio.gather(*(put(k, c) for k, c in writes))
         if rows:
             try:
-                await self.repo.record(who.tenant, user_id, rows)
+                recorded = await self.repo.record(who.tenant, user_id, rows)
             finally:
                 await self.cache.invalidate(who.tenant)
+            if not recorded:
+                raise Conflict("user_id is the id of a node that is not a Person",
+                               field="user_id")
         return await self.context.query(who, user_id) or default_state(user_id)
 
     async def search(self, who: CallerIdentity, user_id: str, tags: list[str] | None,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from unison_shared.graph import Graph
-from unison_shared.graph_api.repository import now_ms
+from unison_shared.graph_api.repository import label_guard, now_ms
 
+_GUARD = label_guard([("person", "Person")])
 _RESOURCE = ("MERGE (r:Entity:Resource {tenant: $tenant, id: $id}) "
              "ON CREATE SET r.created_at = $now "
              "SET r.updated_at = $now, r.type = $kind, r.storage_id = $sid, "
@@ -18,20 +19,22 @@ class ReportRepository:
         self.graph = graph
 
     async def record(self, tenant: str, kind: str, owner: str, storage_id: str,
-                     person_id: str | None, props: dict[str, Any]) -> None:
+                     person_id: str | None, props: dict[str, Any]) -> bool:
         params = {"tenant": tenant, "id": f"{kind}:{owner}", "kind": kind, "sid": storage_id,
                   "person": person_id, "props": props, "now": now_ms()}
         if person_id is None:
             await self.graph.run("reports.record", _RESOURCE + "RETURN r.id AS id", params,
                                  write=True)
-            return
-        await self.graph.run(
+            return True
+        out = await self.graph.run(
             "reports.record_person",
-            _RESOURCE + "WITH r MERGE (p:Entity:Person {tenant: $tenant, id: $person}) "
+            _GUARD + _RESOURCE
+            + "WITH r MERGE (p:Entity:Person {tenant: $tenant, id: $person}) "
             "ON CREATE SET p.created_at = $now, p.updated_at = $now, p.person_id = $person "
             "MERGE (p)-[h:HAS_RESOURCE]->(r) "
             "ON CREATE SET h.tenant = $tenant, h.created_at = $now RETURN r.id AS id",
             params, write=True)
+        return out.first() is not None
 
     async def ref(self, tenant: str, kind: str, owner: str) -> str | None:
         out = await self.graph.run(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from unison_shared.errors import Conflict
 from unison_shared.graph_cache import GraphCache
 from unison_shared.graph_schema import looks_like_content
 from unison_shared.storage_client import CallerIdentity, StorageClient, parse_storage_id
@@ -31,9 +32,12 @@ class ReportService:
         owner = person_id or TENANT_OWNER
         sid = await self.storage.put(who, NAMESPACE, f"{kind}:{owner}", content)
         try:
-            await self.repo.record(who.tenant, kind, owner, sid, person_id, props)
+            recorded = await self.repo.record(who.tenant, kind, owner, sid, person_id, props)
         finally:
             await self.cache.invalidate(who.tenant)
+        if not recorded:
+            raise Conflict("person_id is the id of a node that is not a Person",
+                           field="person_id")
 
     async def _latest(self, who: CallerIdentity, kind: str,
                       person_id: str | None) -> dict[str, Any] | None:
