@@ -51,7 +51,7 @@ async def client(context_app: Any) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture(scope="session")
-def admin_dsn(postgres: Any) -> str:
+def admin_dsn(postgres: Any, context_db_url: str) -> str:
     """A superuser DSN on the context test database: for scanning raw columns."""
     url: str = postgres.url(CONTEXT_DB, user="postgres", driver="postgresql")
     return url
