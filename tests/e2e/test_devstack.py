@@ -49,6 +49,21 @@ def test_up_serves_storage_and_down_stops_everything(tmp_path, backend):
         assert httpx.get(f"{base}/v1/objects/{oid}", headers=headers).content == b"hello"
         if backend == "s3":
             assert f"http://127.0.0.1:{env['DEVSTACK_S3_PORT']}" in up.stdout
+        else:
+            # `up` is idempotent: with only PostgreSQL dead, it restarts PostgreSQL,
+            # leaves the healthy services alone, says so, and exits 0.
+            from unison_devstack.postgres import PostgresServer
+            from unison_devstack.procs import stop_pid
+
+            pg = PostgresServer(tmp_path / "state" / "postgres",
+                                int(env["DEVSTACK_POSTGRES_PORT"]))
+            stop_pid(pg.pid())
+            again = subprocess.run([*cli, "up"], env=env, capture_output=True, text=True,
+                                   timeout=180)
+            assert again.returncode == 0, again.stderr[-2000:]
+            assert "storage: already running" in again.stderr
+            assert httpx.get(f"{base}/kv/prefs/theme", headers=headers).json()["value"] \
+                == "dark"
         # The generated development secret is private to its owner.
         secret_file = tmp_path / "state" / "secrets" / "hs256"
         assert oct(secret_file.stat().st_mode & 0o777) == "0o600"

@@ -53,6 +53,32 @@ async def test_unhandled_error_is_problem_500_without_leaking(shared_client, cap
         r = await shared_client.get("/v1/boom", headers=auth())
     assert r.status_code == 500
     assert "secret-value-in-exception" not in r.text
+    # The server drops the connection after an unhandled error: say so, so a pooled
+    # client does not send its next request on it.
+    assert r.headers["connection"] == "close"
+
+
+async def test_a_driver_state_error_is_503_with_retry_after():
+    """asyncpg's InternalClientError (PostgreSQL killed as a statement starts) means the
+    database is going away: retryable, like a lost connection, never a 500."""
+    import asyncpg
+    from fastapi import APIRouter
+
+    from unison_shared.errors import install_database_error_handlers
+
+    app = build_app()
+    install_database_error_handlers(app)
+    router = APIRouter()
+
+    @router.get("/v1/driver-broke")
+    async def driver_broke() -> None:
+        raise asyncpg.exceptions.InternalClientError("unexpected message")
+
+    app.include_router(router)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        r = await client.get("/v1/driver-broke", headers=auth())
+    assert r.status_code == 503 and r.headers["retry-after"] == "1"
 
 
 async def test_request_id_and_traceparent_echoed_or_created(shared_client):

@@ -126,7 +126,7 @@ async def test_verify_valid_and_empty(client, alice, bob):
         await _append(client, alice, action=f"act-{i}", payload={"i": i, "s": "é\u2603"})
     r = await client.post("/v1/audit/verify", headers=alice.headers)
     assert r.json() == {"valid": True, "checked": 12, "first_broken_seq": None,
-                        "reason": None}
+                        "reason": None, "checkpoints_checked": 0}
     assert (await client.post("/v1/audit/verify", headers=bob.headers)).json()["checked"] == 0
 
 

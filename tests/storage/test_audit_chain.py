@@ -113,7 +113,8 @@ async def test_chain_with_v1_then_v2_events_verifies(client, alice, postgres):
         f"WHERE tenant_id = {_literal(tenant)}", "storage_test", "postgres")
     assert versions.strip() == "1,1,2,2"
     result = (await client.post("/v1/audit/verify", headers=alice.headers)).json()
-    assert result == {"valid": True, "checked": 4, "first_broken_seq": None, "reason": None}
+    assert result == {"valid": True, "checked": 4, "first_broken_seq": None, "reason": None,
+                      "checkpoints_checked": 0}
 
     postgres.psql("SET session_replication_role = replica; UPDATE audit_events "
                   f"SET hash_version = 1 WHERE tenant_id = {_literal(tenant)} AND seq = 4",

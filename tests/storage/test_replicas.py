@@ -87,7 +87,7 @@ async def test_two_replicas_keep_one_chain_and_lose_no_update(replicas, alice):
         for c in clients:
             verdict = (await c.post("/v1/audit/verify", headers=alice.headers)).json()
             assert verdict == {"valid": True, "checked": EVENTS, "first_broken_seq": None,
-                               "reason": None}
+                               "reason": None, "checkpoints_checked": 0}
         listed, cursor = [], None
         while True:
             url = "/v1/audit?order=asc&limit=1000" + (f"&cursor={cursor}" if cursor else "")

@@ -103,6 +103,35 @@ def context_env(cfg: StackConfig, urls: dict[str, str]) -> dict[str, str]:
     }
 
 
+def start_service(cfg: StackConfig, name: str, app_factory: str, port: int,
+                  env: dict[str, str], label: str) -> str:
+    """A service process on `port` (uvicorn --factory), waited for until ready; or the
+    one already serving there, left alone when its /healthz names it (`up` is
+    idempotent: it starts what is missing and leaves what is healthy). Returns its URL."""
+    url = f"http://127.0.0.1:{port}"
+    if port_open(port):
+        if _serves(url, label):
+            print(f"{name}: already running at {url}, left as it is", file=sys.stderr)
+            return url
+        raise RuntimeError(f"port {port} is taken by something that is not {label}: "
+                           f"stop it or choose another port")
+    log = cfg.logs / f"{name}.log"
+    proc = spawn([sys.executable, "-m", "uvicorn", app_factory, "--factory",
+                  "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+                  "--log-level", "warning"], log, env=env)
+    write_pid(cfg.pids / f"{name}.pid", proc.pid)
+    _wait_ready(f"{url}/readyz", 60, log)
+    return url
+
+
+def _serves(url: str, label: str) -> bool:
+    try:
+        answer = httpx.get(f"{url}/healthz", timeout=2)
+        return answer.status_code == 200 and answer.json().get("service") == label
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
 def start_context(cfg: StackConfig, pg: PostgresServer) -> str:
     """The context database (migrated) and the context service; returns its URL."""
     from unison_context.cli import run_migrations as migrate_context
@@ -110,19 +139,8 @@ def start_context(cfg: StackConfig, pg: PostgresServer) -> str:
     pg.ensure_database(CONTEXT_DB)
     urls = pg.urls(CONTEXT_DB)
     migrate_context(urls["owner"])
-    if port_open(cfg.context_port):
-        raise RuntimeError(f"port {cfg.context_port} is taken: run `make down` or set "
-                           "DEVSTACK_CONTEXT_PORT")
-    log = cfg.logs / "context.log"
-    proc = spawn(
-        [sys.executable, "-m", "uvicorn", "unison_context.main:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(cfg.context_port), "--no-access-log",
-         "--log-level", "warning"],
-        log, env=context_env(cfg, urls),
-    )
-    write_pid(cfg.pids / "context.pid", proc.pid)
-    _wait_ready(f"http://127.0.0.1:{cfg.context_port}/readyz", 60, log)
-    return f"http://127.0.0.1:{cfg.context_port}"
+    return start_service(cfg, "context", "unison_context.main:create_app", cfg.context_port,
+                         context_env(cfg, urls), "unison-context")
 
 
 def _wait_ready(url: str, timeout: float, log: Path) -> None:
@@ -165,18 +183,8 @@ def up(cfg: StackConfig) -> dict[str, str]:
             write_pid(cfg.pids / "seaweedfs.pid", seaweed.start())
         urls["s3"] = seaweed.endpoint
 
-    if port_open(cfg.storage_port):
-        raise RuntimeError(f"port {cfg.storage_port} is taken: run `make down` or set "
-                           "DEVSTACK_STORAGE_PORT")
-    log = cfg.logs / "storage.log"
-    proc = spawn(
-        [sys.executable, "-m", "uvicorn", "unison_storage.main:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(cfg.storage_port), "--no-access-log",
-         "--log-level", "warning"],
-        log, env=storage_env(cfg, storage_urls, redis),
-    )
-    write_pid(cfg.pids / "storage.pid", proc.pid)
-    _wait_ready(f"http://127.0.0.1:{cfg.storage_port}/readyz", 60, log)
+    start_service(cfg, "storage", "unison_storage.main:create_app", cfg.storage_port,
+                  storage_env(cfg, storage_urls, redis), "unison-storage")
     urls["context"] = start_context(cfg, pg)
     urls.update(graph_stack.up(cfg.state_dir, redis_url=redis.url,
                                storage_url=f"http://127.0.0.1:{cfg.storage_port}",

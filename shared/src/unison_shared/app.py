@@ -60,7 +60,8 @@ def create_service_app(settings: ServiceSettings, *, title: str, service_label: 
     if postgres:
         install_database_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes,
-                       streaming=streaming_routes)
+                       streaming=streaming_routes, max_json_depth=settings.max_json_depth,
+                       body_timeout=settings.request_body_timeout_seconds)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics,
                        access_log=settings.access_log)
     for router in routers:

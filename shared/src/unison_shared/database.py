@@ -44,6 +44,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from .auth import RequestContext, authenticated
+from .jsonutil import nesting_exceeds
 from .pgpool import Lease, ScopedPool
 from .sqlparams import Positional
 
@@ -73,11 +74,28 @@ def create_engine(url: str, pool_size: int = 5,
     )
 
 
+# Stored JSON nested deeper than this is not decoded: no reply could carry it (orjson
+# stops at 254 levels) and a parser may not survive it. New writes are refused far
+# below it (settings.max_json_depth); databases written before that may hold such rows.
+STORED_JSON_MAX_DEPTH = 200
+UNREADABLE_JSON = {"unreadable": f"stored JSON nests deeper than {STORED_JSON_MAX_DEPTH} "
+                                 "levels; overwrite or delete this record"}
+
+
+def decode_stored_json(text: str) -> Any:
+    """A json/jsonb value as Python; a marker instead of a value too deep to serve, so
+    one such record never fails a read, or a list it appears in."""
+    if text.count("[") + text.count("{") > STORED_JSON_MAX_DEPTH and nesting_exceeds(
+            text.encode("utf-8", "surrogatepass"), STORED_JSON_MAX_DEPTH):
+        return dict(UNREADABLE_JSON)
+    return json.loads(text)
+
+
 async def _setup_json_codecs(conn: asyncpg.Connection) -> None:
     # JSON goes in as JSON text and comes out decoded (the standard library keeps
     # integers of any size exact).
     for name in ("json", "jsonb"):
-        await conn.set_type_codec(name, encoder=str, decoder=json.loads,
+        await conn.set_type_codec(name, encoder=str, decoder=decode_stored_json,
                                   schema="pg_catalog", format="text")
 
 

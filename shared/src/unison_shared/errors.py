@@ -132,6 +132,9 @@ def _describe(error: dict[str, Any]) -> dict[str, str]:
 
 # SQLSTATE class 22, "data exception": invalid text, untranslatable characters, ...
 DATA_EXCEPTION_CLASS = "22"
+# SQLSTATE class of the platform's own SQL functions' refusals (e.g. UA409: the audit
+# chain is blocked), answered 409.
+APP_CONFLICT_CLASS = "UA"
 
 
 def _root(exc: BaseException) -> BaseException:
@@ -154,12 +157,15 @@ def _sqlstate(exc: BaseException) -> str | None:
 
 
 def _is_unavailable(exc: BaseException, state: str | None) -> bool:
-    """Connection failures and server shutdowns (SQLSTATE 08xxx, 57P0x)."""
+    """Connection failures and server shutdowns (SQLSTATE 08xxx, 57P0x), and the
+    driver's own state machine breaking when the server ends a backend mid-statement
+    (InternalClientError, seen when PostgreSQL is killed under load)."""
     import asyncpg
 
     if state is not None and (state.startswith("08") or state.startswith("57P")):
         return True
-    return isinstance(_root(exc), ConnectionError | TimeoutError | asyncpg.InterfaceError)
+    return isinstance(_root(exc), ConnectionError | TimeoutError | asyncpg.InterfaceError
+                      | asyncpg.exceptions.InternalClientError)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -195,6 +201,13 @@ def install_error_handlers(app: FastAPI) -> None:
             return problem_response(request, 422, "unstorable-value", "Unstorable value",
                                     f"a value in the request cannot be stored: "
                                     f"{type(_root(exc)).__name__}")
+        if state is not None and state.startswith(APP_CONFLICT_CLASS):
+            # A rule the database enforces refused the request (the platform's own
+            # SQLSTATE class, raised by its SQL functions with a message written for
+            # an operator; it carries no request data).
+            return problem_response(request, 409, "conflict", "Conflict",
+                                    str(getattr(_root(exc), "message", "")
+                                        or "refused by the database"))
         if _is_unavailable(exc, state):
             return await dependency_down(request, exc)
         return await unexpected(request, exc)
@@ -213,8 +226,11 @@ def install_error_handlers(app: FastAPI) -> None:
         # Log the type and route only: exception messages can carry payload fragments.
         logger.error("unhandled error on %s %s: %s", request.method, request.url.path,
                      type(exc).__name__, exc_info=exc)
+        # Connection: close, so a pooled client does not send its next request on a
+        # connection the server is about to drop (the error propagates to the server).
         return problem_response(request, 500, "internal-error", "Internal error",
-                                "the server failed to handle this request")
+                                "the server failed to handle this request",
+                                headers={"Connection": "close"})
 
     app.add_exception_handler(UnisonError, unison_error)
     app.add_exception_handler(RequestValidationError, validation_error)
@@ -231,5 +247,6 @@ def install_database_error_handlers(app: FastAPI) -> None:
     from sqlalchemy.exc import DBAPIError
 
     handler = app.state.database_error_handler
-    for exc_type in (asyncpg.PostgresError, asyncpg.InterfaceError, DBAPIError):
+    for exc_type in (asyncpg.PostgresError, asyncpg.InterfaceError,
+                     asyncpg.exceptions.InternalClientError, DBAPIError):
         app.add_exception_handler(exc_type, handler)

@@ -51,3 +51,27 @@ def storable_text(value: str) -> str:
 
 
 StorableText = AfterValidator(storable_text)
+
+
+# A JSON text's tokens that matter for nesting: whole strings (so brackets inside them
+# do not count), and the brackets themselves.
+_NESTING_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def nesting_exceeds(body: bytes, limit: int) -> bool:
+    """Whether the JSON text `body` nests arrays and objects deeper than `limit`,
+    found without parsing it (a parser is what too deep a document breaks). A body
+    with no more brackets than `limit` cannot, which settles almost every request
+    with two byte counts."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth = 0
+    for match in _NESTING_TOKENS.finditer(body):
+        first = match.group()[0]
+        if first in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        elif first in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return False

@@ -57,6 +57,11 @@ class ServiceSettings(BaseSettings):
     compiled_routes: bool = True
     # Largest request body a non-streaming route accepts (413 above it, before parsing).
     max_request_body_bytes: int = 32 * 1024 * 1024
+    # Deepest nesting of arrays and objects a JSON body may have (422 deeper, before
+    # parsing). At most 200: replies are serialised by orjson, which stops at 254.
+    max_json_depth: int = Field(default=64, ge=1, le=200)
+    # Seconds a request body may go without a byte arriving before the answer is 408.
+    request_body_timeout_seconds: float = Field(default=15.0, gt=0)
     state_dir: Path = Path(".devstack")
     # Key-encryption keys: a JSON keyring inline or in a file ({"current": "v1",
     # "keys": {"v1": "<base64 32 bytes>"}}). In dev a keyring is generated into state_dir.

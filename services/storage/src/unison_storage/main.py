@@ -14,6 +14,7 @@ from unison_shared.app import add_readiness_check, create_service_app
 from unison_shared.crypto import load_keyring
 from unison_shared.settings import Environment
 
+from .audit.signing import load_signing_key
 from .routes import ROUTERS
 from .settings import StorageSettings
 from .wiring import build_services
@@ -25,23 +26,28 @@ STREAMING_ROUTES = frozenset({("POST", "/v1/objects")})
 
 def create_app(settings: StorageSettings | None = None) -> FastAPI:
     settings = settings or StorageSettings()
+    generate = settings.environment is not Environment.PRODUCTION
     keyring = load_keyring(
         settings.kek_keyring.get_secret_value() if settings.kek_keyring else None,
-        settings.kek_keyring_file, settings.state_dir,
-        allow_generate=settings.environment is not Environment.PRODUCTION,
-    )
+        settings.kek_keyring_file, settings.state_dir, allow_generate=generate)
+    opts = settings.storage
+    signing_key = load_signing_key(
+        opts.audit_signing_key.get_secret_value() if opts.audit_signing_key else None,
+        opts.audit_signing_key_file, settings.state_dir, allow_generate=generate)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         """What storage adds to the kit's lifespan (database, Redis): the object store,
         the domain services, the sweeper and the scheduled reconcile."""
+        from .audit import checkpoints
         from .objects import reconcile
         from .objects.store import create_object_store
         from .sweeper import SweepMetrics, run_sweeper
 
         db = app.state.database
         store = create_object_store(settings)
-        app.state.services = build_services(settings, db, app.state.redis, keyring, store)
+        app.state.services = build_services(settings, db, app.state.redis, keyring, store,
+                                            signing_key)
         add_readiness_check(app, "object_store", store.check)
 
         # Everything allocated so far lives as long as the process: move it out of the
@@ -50,6 +56,9 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
         gc.freeze()
         background = [asyncio.create_task(run_sweeper(app.state.services, settings.storage,
                                                       SweepMetrics(app.state.metrics)))]
+        if opts.audit_checkpoint_interval_seconds > 0:
+            background.append(asyncio.create_task(checkpoints.run_schedule(
+                app.state.services.checkpoints, opts.audit_checkpoint_interval_seconds)))
         if settings.storage.reconcile_interval_seconds > 0:
             background.append(asyncio.create_task(reconcile.run_schedule(
                 db, store, settings.storage, reconcile.ReconcileMetrics(app.state.metrics))))

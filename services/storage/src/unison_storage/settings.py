@@ -44,6 +44,14 @@ class StorageOptions(BaseSettings):
     reconcile_interval_seconds: float = Field(default=0.0, ge=0)
     reconcile_grace_seconds: float = Field(default=3600.0, ge=0)
     reconcile_repair_rows: bool = False
+    # Ed25519 key that signs audit checkpoints: base64 of its 32-byte seed, inline or
+    # in a file; dev/test generate one into the state directory. Keep it away from the
+    # database: whoever holds it can sign a rewritten chain.
+    audit_signing_key: SecretStr | None = None
+    audit_signing_key_file: Path | None = None
+    # Seconds between passes that sign every tenant's new chain head (0 = only on
+    # demand, POST /v1/audit/checkpoints). One replica signs at a time.
+    audit_checkpoint_interval_seconds: float = Field(default=300.0, ge=0)
     kv_sensitive_namespaces: list[str] = Field(default_factory=lambda: ["vault"])
     vault_max_versions: int = 10
     max_json_bytes: int = 1024 * 1024

@@ -12,7 +12,9 @@ from unison_shared.crypto import Keyring
 from unison_shared.database import Database
 
 from .artifacts.service import ArtifactService
+from .audit.checkpoints import CheckpointService
 from .audit.service import AuditService
+from .audit.signing import SigningKey
 from .cache.service import CacheService
 from .keys.service import DataKeyService
 from .kv.service import KVService
@@ -36,6 +38,7 @@ class Services:
     kv: KVService
     memory: MemoryService
     audit: AuditService
+    checkpoints: CheckpointService
     vault: VaultService
     objects: ObjectService
     threads: ThreadService
@@ -64,7 +67,8 @@ def keyring_reloader(settings: StorageSettings) -> Callable[[], Keyring] | None:
 
 
 def build_services(settings: StorageSettings, db: Database, redis: Redis | None,
-                   keyring: Keyring, store: ObjectStore) -> Services:
+                   keyring: Keyring, store: ObjectStore,
+                   signing_key: SigningKey) -> Services:
     opts = settings.storage
     keys = DataKeyService(keyring, keyring_reloader(settings))
     audit = AuditService(db)
@@ -76,6 +80,7 @@ def build_services(settings: StorageSettings, db: Database, redis: Redis | None,
         kv=KVService(db, keys, set(opts.kv_sensitive_namespaces), opts.max_json_bytes),
         memory=MemoryService(db, opts),
         audit=audit,
+        checkpoints=CheckpointService(db, signing_key),
         vault=VaultService(db, keys, audit, opts.vault_max_versions),
         objects=ObjectService(db, store, opts, presign_key(settings, keyring)),
         threads=ThreadService(payloads, opts.max_json_bytes),

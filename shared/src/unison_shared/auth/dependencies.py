@@ -14,7 +14,9 @@ from ..errors import Forbidden, Unauthorized
 from .principal import Principal
 
 _IDENTITY_KEYS = ("person_id", "user_id")
-_MAX_DEPTH = 32
+# Deeper than any body the app lets through (settings.max_json_depth, at most 200): the
+# body limit refuses deeper JSON before it is parsed, so this scan sees all of it.
+_MAX_DEPTH = 256
 
 
 @dataclass(frozen=True)

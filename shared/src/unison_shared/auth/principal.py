@@ -9,6 +9,15 @@ from typing import Any
 ACT_FOR_PERSON_SCOPE = "persons:act"
 
 
+# Identity claims are strings: anything else (a list, a number, an object) would become
+# a tenant or person named after its Python repr ("['hhA']").
+_ID_CLAIMS = ("sub", "person_id", "household_id", "principal_kind")
+
+
+class ClaimTypeError(ValueError):
+    """A token's identity claim is not a string."""
+
+
 def _as_list(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -32,6 +41,10 @@ class Principal:
 
     @classmethod
     def from_claims(cls, claims: dict[str, Any]) -> Principal:
+        for name in _ID_CLAIMS:
+            value = claims.get(name)
+            if value is not None and not isinstance(value, str):
+                raise ClaimTypeError(f"claim {name} must be a string")
         roles = _as_list(claims.get("roles"))
         is_service = (claims.get("type") == "service" and "service" in roles
                       and str(claims.get("sub", "")).startswith("service-"))

@@ -12,7 +12,7 @@ import jwt
 
 from ..errors import DependencyUnavailable, Forbidden
 from ..settings import AuthSettings
-from .principal import Principal
+from .principal import ClaimTypeError, Principal
 
 _MIN_REFRESH_INTERVAL = 10.0
 # Verified tokens are remembered until they expire: a signature check costs far more
@@ -68,7 +68,10 @@ class TokenVerifier:
             raise Forbidden(f"token audience does not name {self.audience!r}") from exc
         except jwt.PyJWTError as exc:
             raise Forbidden(f"invalid token: {type(exc).__name__}") from exc
-        principal = Principal.from_claims(claims)
+        try:
+            principal = Principal.from_claims(claims)
+        except ClaimTypeError as exc:
+            raise Forbidden(f"invalid token: {exc}") from exc
         if principal.is_service and not self.settings.accept_service_tokens:
             raise Forbidden("service tokens are not accepted by this deployment")
         return principal, float(claims["exp"])

@@ -104,10 +104,15 @@ async def get_head(conn: StatementConnection, tenant: str) -> Head | None:
 
 
 
+# Only events on the chain are served: a row past the head was not appended through
+# audit_append (someone with the owner role wrote it) and `verify` reports it.
+_ON_CHAIN = ("seq <= coalesce((SELECT h.seq FROM audit_heads h WHERE h.tenant_id = :t), 0)")
+
+
 def list_sql(f: EventFilter, after_seq: int | None, ascending: bool) -> str:
     """A page of events matching `f`. Each predicate is a constant fragment chosen by
     which filters are set; every value is a bound parameter (see `list_params`)."""
-    conds = ["tenant_id = :t"]
+    conds = ["tenant_id = :t", _ON_CHAIN]
     fields = (("actor", f.actor), ("action", f.action), ("target", f.target),
               ("person_id", f.person_id))
     conds += [f"{name} = :{name}" for name, value in fields if value is not None]
@@ -135,7 +140,8 @@ def list_params(tenant: str, f: EventFilter, after_seq: int | None, limit: int,
 def get_sql(by_person: bool) -> str:
     """One event by :id, and with `by_person` only if it concerns :p (both backends)."""
     cond = " AND person_id = :p" if by_person else ""
-    return f"SELECT {_COLS} FROM audit_events WHERE tenant_id = :t AND id = :id{cond}"
+    return (f"SELECT {_COLS} FROM audit_events WHERE tenant_id = :t AND id = :id "
+            f"AND {_ON_CHAIN}{cond}")
 
 
 @functools.lru_cache(maxsize=512)
@@ -162,6 +168,17 @@ async def list_events(conn: StatementConnection, tenant: str, f: EventFilter,
 _CHAIN = Positional.compile(
     f"SELECT {_COLS}, hash_version, payload::text FROM audit_events "
     "WHERE tenant_id = :t AND seq > :after AND seq <= :upto ORDER BY seq LIMIT :lim")
+
+
+_PAST_HEAD = Positional.compile(
+    "SELECT min(seq) FROM audit_events WHERE tenant_id = :t AND seq > :head")
+
+
+async def first_past_head(conn: StatementConnection, tenant: str, head_seq: int) -> int | None:
+    """The lowest sequence number of a row past the chain head: one that is not on the
+    chain (None when there is none)."""
+    row = await fetchrow(conn, _PAST_HEAD, {"t": tenant, "head": head_seq})
+    return None if row is None or row[0] is None else int(row[0])
 
 
 async def chain_batch(conn: StatementConnection, tenant: str, after_seq: int, upto_seq: int,

@@ -17,7 +17,17 @@ from unison_shared.errors import NotFound
 
 from ..deps import Ctx, Svc
 from .repository import EventFilter
-from .schemas import AuditEvent, AuditEventIn, AuditPage, EventId, Text, VerifyResult
+from .schemas import (
+    AuditEvent,
+    AuditEventIn,
+    AuditPage,
+    Checkpoint,
+    CheckpointPage,
+    EventId,
+    Text,
+    VerifyRequest,
+    VerifyResult,
+)
 
 router = service_router(prefix="/v1/audit", tags=["audit"])
 
@@ -46,10 +56,29 @@ async def list_events(ctx: Ctx, svc: Svc, actor: QText = None, action: QText = N
 
 
 @router.post("/verify")
-async def verify_chain(ctx: Ctx, svc: Svc) -> VerifyResult:
-    """Recompute the tenant's whole hash chain (a verdict only, never content). POST, not
-    GET, so it cannot shadow an event whose id is `verify`."""
-    return await svc.audit.verify(ctx)
+async def verify_chain(ctx: Ctx, svc: Svc, body: VerifyRequest | None = None) -> VerifyResult:
+    """Recompute the tenant's whole hash chain and hold it against every signed
+    checkpoint, and against `checkpoint` when the caller kept one (a verdict only, never
+    content). POST, not GET, so it cannot shadow an event whose id is `verify`."""
+    kept = body.checkpoint if body is not None else None
+    return await svc.checkpoints.verify(ctx, svc.audit, kept)
+
+
+@router.get("/checkpoints")
+async def list_checkpoints(ctx: Ctx, svc: Svc,
+                           cursor: Annotated[str | None, Query(max_length=32)] = None,
+                           limit: Annotated[int, Query(ge=1, le=1000)] = 100
+                           ) -> CheckpointPage:
+    """The tenant's signed checkpoints, newest first, with the public key that checks
+    them. Keep copies: a checkpoint held outside the platform proves the chain up to it
+    even against someone who can rewrite the database."""
+    return await svc.checkpoints.page(ctx, cursor, limit)
+
+
+@router.post("/checkpoints", status_code=201)
+async def create_checkpoint(ctx: Ctx, svc: Svc) -> Checkpoint:
+    """Sign the tenant's chain head now (404 while the tenant has no events)."""
+    return await svc.checkpoints.create(ctx)
 
 
 @router.get("/{event_id}")

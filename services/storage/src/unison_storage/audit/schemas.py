@@ -56,3 +56,29 @@ class VerifyResult(BaseModel):
     checked: int = Field(description="events whose hash and link were checked")
     first_broken_seq: int | None = None
     reason: str | None = None
+    checkpoints_checked: int = Field(
+        default=0, description="signed checkpoints the chain was held against")
+
+
+class Checkpoint(BaseModel):
+    """The tenant's chain head at `seq`, signed with the platform's Ed25519 key: keep a
+    copy, and pass it back to `POST /v1/audit/verify` to prove the chain still holds it."""
+
+    seq: int = Field(ge=1)
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    signed_at: datetime
+    key_id: str = Field(max_length=64)
+    signature: str = Field(max_length=128, description="base64 Ed25519 signature")
+
+
+class CheckpointPage(BaseModel):
+    items: list[Checkpoint]
+    next_cursor: str | None = None
+    key_id: str = Field(description="the key that signs new checkpoints")
+    public_key: str = Field(description="its Ed25519 public key, base64 (raw 32 bytes)")
+
+
+class VerifyRequest(BaseModel):
+    checkpoint: Checkpoint | None = Field(
+        default=None, description="a checkpoint kept from earlier: verify also proves "
+                                  "the chain still has its hash at its sequence number")

@@ -112,11 +112,26 @@ class AuditService:
         next_cursor = _encode_cursor(rows[-1].seq, ascending) if more else None
         return AuditPage(items=[_to_event(r) for r in rows], next_cursor=next_cursor)
 
-    async def verify(self, ctx: RequestContext, batch: int = VERIFY_BATCH) -> VerifyResult:
+    async def verify(self, ctx: RequestContext, pinned: dict[int, str] | None = None,
+                     batch: int = VERIFY_BATCH) -> VerifyResult:
         """Recompute the tenant's chain up to the head seen at the start, batch by batch
-        (never the whole chain in memory); report the first broken link."""
+        (never the whole chain in memory); report the first broken link. `pinned`
+        (seq -> hash, from signed checkpoints) must all be on the chain as they were;
+        a row past the head is not on the chain and fails it too."""
+        pinned = pinned or {}
         async with self.db.statement(ctx) as conn:
             head = await self.repo.get_head(conn, ctx.tenant_id)
+            stray = await self.repo.first_past_head(conn, ctx.tenant_id,
+                                                    head.seq if head else 0)
+        if stray is not None:
+            return VerifyResult(valid=False, checked=0, first_broken_seq=stray,
+                                reason=f"event {stray} lies past the chain head: it was not "
+                                       "appended through the chain")
+        top = head.seq if head else 0
+        if pinned and max(pinned) > top:
+            return VerifyResult(valid=False, checked=0, first_broken_seq=top + 1,
+                                reason=f"a signed checkpoint is at event {max(pinned)} but "
+                                       f"the chain ends at {top}: events were removed")
         if head is None:
             return VerifyResult(valid=True, checked=0)
         prev_hash, expected, checked = GENESIS_HASH, 1, 0
@@ -138,6 +153,9 @@ class AuditService:
                     return broken(row.seq, "prev_hash does not match the previous event's hash")
                 if _link_hash(row) != row.hash:
                     return broken(row.seq, "hash does not match the event's content")
+                if pinned.get(row.seq, row.hash) != row.hash:
+                    return broken(row.seq, "the chain differs from a signed checkpoint at "
+                                           "this event: rewritten since it was signed")
                 prev_hash, expected, checked = row.hash, expected + 1, checked + 1
         if prev_hash != head.hash:
             return broken(head.seq, "the chain head does not match the last event")

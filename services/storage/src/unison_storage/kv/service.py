@@ -42,9 +42,13 @@ class KVService:
                  max_value_bytes: int) -> None:
         self.db = db
         self.keys = keys
-        self.sensitive = sensitive
+        # Matched without regard to case: /v1/kv/VAULT/k must be as secret as vault/k.
+        self.sensitive = {name.lower() for name in sensitive}
         self.max_value_bytes = max_value_bytes
         self.repo = repository
+
+    def is_sensitive(self, ns: str) -> bool:
+        return ns.lower() in self.sensitive
 
     def _aad_id(self, ctx: RequestContext, ns: str, key: str) -> str:
         return f"{ctx.person_id}/{ns}/{key}"
@@ -57,7 +61,7 @@ class KVService:
         Plain namespaces run single autocommit statements (the hot path). Sensitive ones
         run in a transaction, because their data key may be created in the same breath.
         """
-        if ns in self.sensitive:
+        if self.is_sensitive(ns):
             async with self.db.transaction(ctx) as conn:
                 yield conn, conn
         else:
@@ -97,7 +101,7 @@ class KVService:
             raise PreconditionFailed("If-None-Match supports only *")
         expected = parse_etag(if_match) if if_match is not None else None
         async with self._session(ctx, ns) as (conn, pg):
-            if ns in self.sensitive:
+            if self.is_sensitive(ns):
                 assert conn is not None
                 dek, blob = await self.keys.encrypt(conn, ctx.tenant_id, "kv",
                                                     self._aad_id(ctx, ns, key), encoded)

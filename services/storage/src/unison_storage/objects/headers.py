@@ -11,7 +11,9 @@ import re
 
 from unison_shared.errors import BadRequest, RangeNotSatisfiable, ValidationFailed
 
-_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+# At most 19 digits (any byte offset fits in 63 bits): a longer number is not a range this
+# server can mean, so the header is ignored like any malformed Range.
+_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d{0,19})\s*-\s*(\d{0,19})\s*$", re.IGNORECASE)
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 _LABEL_KEY = re.compile(r"^[A-Za-z0-9_.\-/]{1,64}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -43,7 +43,7 @@ def _content_length(value: str | None) -> int | None:
 async def upload(request: Request, ctx: Ctx, svc: Svc, response: Response,
                  filename: Annotated[str | None, Query(max_length=255)] = None,
                  label: Annotated[list[str] | None, Query(max_length=330)] = None,
-                 content_type: OptHeader = None, content_length: OptHeader = None,
+                 content_type: OptHeader = None,
                  x_filename: OptHeader = None, x_object_labels: OptHeader = None,
                  x_content_sha256: OptHeader = None, digest: OptHeader = None,
                  content_digest: OptHeader = None,
@@ -51,7 +51,9 @@ async def upload(request: Request, ctx: Ctx, svc: Svc, response: Response,
     up = Upload(content_type=check_content_type(content_type),
                 filename=check_filename(filename if filename is not None else x_filename),
                 labels=parse_labels(x_object_labels, label or []),
-                content_length=_content_length(content_length),
+                # Read from the request, not declared: Content-Length is framing, not a
+                # parameter a client chooses (so it stays out of the OpenAPI document).
+                content_length=_content_length(request.headers.get("content-length")),
                 sha256=parse_digest(x_content_sha256, digest, content_digest),
                 idempotency_key=idempotency.parse_key(idempotency_key))
     stored = await svc.objects.upload(ctx, request.stream(), up)
@@ -107,8 +109,9 @@ def _stream(dl: Download) -> StreamingResponse:
 
 @router.head("/{object_id}")
 async def head_object(object_id: ObjectId, ctx: Ctx, svc: Svc,
-                      range: OptHeader = None) -> Response:
-    dl = await svc.objects.download(ctx, object_id, range, with_body=False)
+                      range: OptHeader = None, if_range: OptHeader = None) -> Response:
+    dl = await svc.objects.download(ctx, object_id, range, with_body=False,
+                                    if_range=if_range)
     return Response(status_code=206 if dl.partial else 200, headers=_headers(dl))
 
 
@@ -117,8 +120,8 @@ async def head_object(object_id: ObjectId, ctx: Ctx, svc: Svc,
                        206: {"description": "the requested byte range"},
                        416: {"description": "the range lies outside the object"}})
 async def get_object(object_id: ObjectId, ctx: Ctx, svc: Svc,
-                     range: OptHeader = None) -> StreamingResponse:
-    return _stream(await svc.objects.download(ctx, object_id, range))
+                     range: OptHeader = None, if_range: OptHeader = None) -> StreamingResponse:
+    return _stream(await svc.objects.download(ctx, object_id, range, if_range=if_range))
 
 
 @router.get("/{object_id}/metadata")
@@ -150,17 +153,19 @@ TagQuery = Annotated[str, Query(alias="v", max_length=64)]
 
 @public.head("/{object_id}/download")
 async def head_presigned(object_id: ObjectId, expires: int, tenant: TenantQuery, tag: TagQuery,
-                         sig: SigQuery, svc: Svc, range: OptHeader = None) -> Response:
+                         sig: SigQuery, svc: Svc, range: OptHeader = None,
+                         if_range: OptHeader = None) -> Response:
     dl = await svc.objects.presigned_download(tenant, object_id, expires, tag, sig, range,
-                                              with_body=False)
+                                              with_body=False, if_range=if_range)
     return Response(status_code=206 if dl.partial else 200, headers=_headers(dl))
 
 
 @public.get("/{object_id}/download", response_class=StreamingResponse)
 async def get_presigned(object_id: ObjectId, expires: int, tenant: TenantQuery, tag: TagQuery,
-                        sig: SigQuery, svc: Svc, range: OptHeader = None) -> StreamingResponse:
+                        sig: SigQuery, svc: Svc, range: OptHeader = None,
+                        if_range: OptHeader = None) -> StreamingResponse:
     return _stream(await svc.objects.presigned_download(tenant, object_id, expires, tag, sig,
-                                                        range))
+                                                        range, if_range=if_range))
 
 
 router.include_router(public)

@@ -259,8 +259,12 @@ class ObjectService:
         return to_meta(await self._row(ctx, object_id))
 
     async def _open(self, row: ObjectRow, range_header: str | None,
-                    with_body: bool) -> Download:
+                    with_body: bool, if_range: str | None = None) -> Download:
         meta = to_meta(row)
+        if if_range is not None and if_range.strip() != meta.etag:
+            # RFC 9110 13.1.5: Range applies only while If-Range names the current
+            # representation; a stale or unrecognised validator gets the whole payload.
+            range_header = None
         span = parse_range(range_header, row.size_bytes)
         start, end = span if span is not None else (0, row.size_bytes - 1)
         body: AsyncIterator[bytes] | None = None
@@ -279,8 +283,9 @@ class ObjectService:
         return Download(meta, start, end, span is not None, body)
 
     async def download(self, ctx: RequestContext, object_id: str, range_header: str | None,
-                       with_body: bool = True) -> Download:
-        return await self._open(await self._row(ctx, object_id), range_header, with_body)
+                       with_body: bool = True, if_range: str | None = None) -> Download:
+        return await self._open(await self._row(ctx, object_id), range_header, with_body,
+                                if_range)
 
     async def read_all(self, ctx: RequestContext, object_id: str,
                        max_bytes: int) -> tuple[ObjectMeta, bytes]:
@@ -326,13 +331,14 @@ class ObjectService:
 
     async def presigned_download(self, tenant: str, object_id: str, expires: int, tag: str,
                                  sig: str, range_header: str | None,
-                                 with_body: bool = True) -> Download:
+                                 with_body: bool = True,
+                                 if_range: str | None = None) -> Download:
         presign.verify(self.presign_key, tenant, object_id, expires, tag, sig)
         async with self.db.in_tenant(tenant) as conn:
             row = await self.repo.get_in_tenant(conn, tenant, object_id)
         if row is None or presign.blob_tag(row.storage_key) != tag:
             raise NotFound(f"no object {object_id}")
-        return await self._open(row, range_header, with_body)
+        return await self._open(row, range_header, with_body, if_range)
 
     # Maintenance
 

@@ -20,6 +20,7 @@ from unison_shared.errors import (
     PayloadTooLarge,
     PreconditionFailed,
     UnisonError,
+    ValidationFailed,
 )
 
 if TYPE_CHECKING:
@@ -43,7 +44,12 @@ def check_name(name: str, field: str = "name") -> str:
 
 
 def encode_value(value: str) -> bytes:
-    data = value.encode()
+    try:
+        data = value.encode()
+    except UnicodeEncodeError:
+        # A lone surrogate ("\ud800" in the JSON body) has no UTF-8 form.
+        raise ValidationFailed("value: must be valid Unicode (a lone surrogate is not)"
+                               ) from None
     if len(data) > MAX_VALUE_BYTES:
         raise PayloadTooLarge(f"value: {len(data)} bytes; the limit is {MAX_VALUE_BYTES}")
     return data
