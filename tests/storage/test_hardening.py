@@ -237,3 +237,20 @@ async def test_content_length_is_not_a_documented_upload_parameter(client):
     params = spec["paths"]["/v1/objects"]["post"].get("parameters", [])
     names = {p["name"].lower() for p in params}
     assert "content-length" not in names and "x-content-sha256" in names
+
+
+async def test_memory_ids_do_not_count_other_tenants_writes(client, alice, bob):
+    async def write(caller, sid: str) -> int:
+        r = await client.post(f"/v1/memory/sessions/{sid}/entries",
+                              json={"payload": {"x": 1}}, headers=caller.headers)
+        assert r.status_code == 201, r.text
+        return int(r.json()["id"])
+
+    first = await write(alice, "s-a")
+    for i in range(7):
+        await write(bob, f"s-b{i}")
+    second = await write(alice, "s-a")
+    assert second - first == 1  # bob's seven writes left no trace in alice's ids
+    latest = (await client.get("/v1/memory/sessions/s-a/entries/latest",
+                               headers=alice.headers)).json()
+    assert latest["id"] == second

@@ -35,12 +35,14 @@ _COLS = "id, session_id, key, keyspace, payload, created_at, expires_at"
 _LIVE = "expires_at > now()"
 # $1 tenant, $2 person, $3 session in every statement below.
 _SCOPE = "tenant_id = $1 AND person_id = $2 AND session_id = $3"
-_INSERT = ("INSERT INTO memory_entries AS cur (tenant_id, person_id, session_id, key, keyspace, "
-           "payload, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6::jsonb, now(), "
-           "now() + make_interval(secs => $7::integer))")
+# Ids come from the tenant's own counter (migration 0011), so they reveal nothing of
+# other tenants' writes.
+_INSERT = ("INSERT INTO memory_entries AS cur (id, tenant_id, person_id, session_id, key, "
+           "keyspace, payload, created_at, expires_at) VALUES (memory_next_id($1), $1, $2, "
+           "$3, $4, $5, $6::jsonb, now(), now() + make_interval(secs => $7::integer))")
 _WRITE = f"{_INSERT} RETURNING {_COLS}"
 _WRITE_KEYED = (f"{_INSERT} ON CONFLICT (tenant_id, person_id, session_id, key) "
-                "WHERE key IS NOT NULL DO UPDATE SET id = DEFAULT, "
+                "WHERE key IS NOT NULL DO UPDATE SET id = EXCLUDED.id, "
                 "keyspace = EXCLUDED.keyspace, payload = EXCLUDED.payload, "
                 "created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at "
                 f"RETURNING {_COLS}")
@@ -110,7 +112,8 @@ async def sweep_expired(conn: AsyncConnection, batch: int) -> int:
     # The batch is a MATERIALIZED CTE joined once: as an `IN (subquery)` the planner may
     # rescan the LIMIT subquery and delete several batches in one statement (seen here).
     result = await conn.execute(text(
-        "WITH doomed AS MATERIALIZED (SELECT id FROM memory_entries WHERE expires_at <= now() "
-        "ORDER BY expires_at LIMIT :b FOR UPDATE SKIP LOCKED) "
-        "DELETE FROM memory_entries m USING doomed WHERE m.id = doomed.id"), {"b": batch})
+        "WITH doomed AS MATERIALIZED (SELECT tenant_id, id FROM memory_entries "
+        "WHERE expires_at <= now() ORDER BY expires_at LIMIT :b FOR UPDATE SKIP LOCKED) "
+        "DELETE FROM memory_entries m USING doomed "
+        "WHERE m.tenant_id = doomed.tenant_id AND m.id = doomed.id"), {"b": batch})
     return int(result.rowcount or 0)
