@@ -39,6 +39,7 @@ from .observability import Metrics
 logger = logging.getLogger("unison.graph")
 
 RETRY_AFTER_SECONDS = 2
+CONSTRAINT_RETRIES = 3
 BOLT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 
 
@@ -138,7 +139,17 @@ class Graph:
         Cypher must use it."""
         if "$tenant" not in cypher or not params.get("tenant"):
             raise UnscopedQuery(f"query {name} does not filter on $tenant")
-        return await self._execute(name, cypher, params, write=write, budget=budget)
+        for attempt in range(CONSTRAINT_RETRIES):
+            try:
+                return await self._execute(name, cypher, params, write=write, budget=budget)
+            except Conflict:
+                # Concurrent MERGEs of one key: one creates it, the others fail on the
+                # uniqueness constraint; run again, they match it. (Every write here is
+                # a MERGE, safe to repeat.)
+                if not write or attempt == CONSTRAINT_RETRIES - 1:
+                    raise
+                await asyncio.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     async def run_unscoped(self, name: str, cypher: LiteralString,
                            params: Mapping[str, Any] | None = None, *,
