@@ -46,7 +46,8 @@ def legacy(tmp_path, make_caller):
     rows = {
         "person_profiles": [
             (ada.person_id, legacy_crypto.encrypt(ROOT, "kh-ada", "profile",
-                                                  json.dumps(ada_profile).encode()), 1.0),
+                                                  json.dumps(ada_profile).encode()),
+             1700000100.0),
             (bo.person_id, json.dumps({"locale": "de"}), 2.0),  # stored in the clear
             (cy.person_id, "p1:gAAAAAcorrupted-token", 3.0),    # corrupt
             (di.person_id, legacy_crypto.encrypt(ROOT, "kh-di", "profile", b"{}"), 4.0),
@@ -57,14 +58,14 @@ def legacy(tmp_path, make_caller):
         "dashboard_state": [
             (ada.person_id, legacy_crypto.encrypt(ROOT, "kh-ada", "dashboard", json.dumps(
                 {"cards": [{"id": "c1"}, "junk"], "preferences": {"theme": "dark"}}
-            ).encode()), 1.0),
+            ).encode()), 1700000200.0),
             # encrypted under the profile purpose: the dashboard key does not open it
             (cy.person_id, legacy_crypto.encrypt(ROOT, "kh-cy", "profile", b"{}"), 1.0),
         ],
         "conversation_sessions": [
             (ada.person_id, "s1", json.dumps([{"role": "user", "content": "hi"},
                                               {"role": "assistant", "content": "hello"}]),
-             json.dumps({"text": "hello"}), "a greeting", 1.0),
+             json.dumps({"text": "hello"}), "a greeting", 1700000300.0),
             (bo.person_id, "s2", "not json", None, None, 1.0),
         ],
     }
@@ -119,6 +120,11 @@ async def test_round_trip_second_run_and_failures(legacy, context_env, context_a
     assert dash["dashboard"] == {"cards": [{"id": "c1"}], "preferences": {"theme": "dark"}}
     conv = (await c.get(f"/conversation/{ada.person_id}/s1", headers=ada.headers)).json()
     assert [m["content"] for m in conv["messages"]] == ["hi", "hello"]
+    # The legacy times are kept.
+    assert conv["updated_at"] == 1700000300.0
+    assert dash["updated_at"] == 1700000200.0
+    legacy_get = (await c.get(f"/profile/{ada.person_id}", headers=ada.headers)).json()
+    assert legacy_get["updated_at"] == 1700000100.0
     assert conv["response"] == {"text": "hello"}
     assert conv["summary"] == "a greeting"
     # The failed rows left nothing behind.

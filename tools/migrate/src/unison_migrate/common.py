@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from unison_shared.auth import Principal, RequestContext
@@ -24,6 +25,17 @@ def context_for(tenant: str, person: str) -> RequestContext:
 
 class CellError(Exception):
     """A legacy cell that cannot be read (bad JSON, wrong type): the row fails."""
+
+
+def legacy_time(value: Any) -> datetime | None:
+    """A legacy epoch-seconds cell as a timestamp (None when absent or unreadable: the
+    import time is used then)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return datetime.fromtimestamp(float(value), UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def json_cell(value: Any, column: str, default: Any = None) -> Any:

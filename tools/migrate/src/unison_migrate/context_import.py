@@ -15,7 +15,7 @@ from unison_shared.database import Database
 from unison_shared.errors import UnisonError
 
 from . import legacy_crypto
-from .common import CellError, Progress, context_for, json_cell, no_progress
+from .common import CellError, Progress, context_for, json_cell, legacy_time, no_progress
 from .pg_source import PostgresSource
 from .report import ImportReport, TableReport
 from .sqlite_source import SqliteSource
@@ -75,14 +75,16 @@ class ContextImporter:
                         return
                     value = self._value(person, row.get("profile_json"), "profile_json",
                                         "profile")
-                    await self.svc.profiles.replace(pg, ctx, value)
+                    await self.svc.profiles.replace(pg, ctx, value,
+                                                    at=legacy_time(row.get("updated_at")))
                 elif table == "dashboard_state":
                     if await self.svc.dashboards.get(pg, ctx) is not None:
                         rep.skip("dashboard already present")
                         return
                     value = self._value(person, row.get("state_json"), "state_json",
                                         "dashboard")
-                    await self.svc.dashboards.replace(pg, ctx, value)
+                    await self.svc.dashboards.replace(pg, ctx, value,
+                                                      at=legacy_time(row.get("updated_at")))
                 else:
                     await self._session(pg, ctx, row, rep)
                     return
@@ -113,5 +115,6 @@ class ContextImporter:
             raise CellError("response_json is not an object")
         if summary is not None and not isinstance(summary, str):
             raise CellError("summary is not text")
-        await self.svc.conversations.replace(pg, ctx, sid, messages, response, summary)
+        await self.svc.conversations.replace(pg, ctx, sid, messages, response, summary,
+                                             at=legacy_time(row.get("updated_at")))
         rep.imported += 1

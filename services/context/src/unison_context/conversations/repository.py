@@ -39,13 +39,13 @@ async def ensure_session(pg: asyncpg.Connection, tenant: str, person: str, sid: 
 
 async def set_state(pg: asyncpg.Connection, tenant: str, person: str, sid: str,
                     set_response: bool, response_json: str | None, set_summary: bool,
-                    summary: str | None) -> SessionRow | None:
+                    summary: str | None, at: datetime | None = None) -> SessionRow | None:
     row = await pg.fetchrow(
         "UPDATE conversation_sessions SET "
         "response = CASE WHEN $4 THEN $5::jsonb ELSE response END, "
-        "summary = CASE WHEN $6 THEN $7 ELSE summary END, updated_at = now() "
+        "summary = CASE WHEN $6 THEN $7 ELSE summary END, updated_at = coalesce($8, now()) "
         f"WHERE {_SCOPE} AND session_id = $3 RETURNING {_SESSION}",
-        tenant, person, sid, set_response, response_json, set_summary, summary)
+        tenant, person, sid, set_response, response_json, set_summary, summary, at)
     return SessionRow(*row.values()) if row else None
 
 

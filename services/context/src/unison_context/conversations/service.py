@@ -69,7 +69,8 @@ class ConversationService:
         return [to_message(r) for r in rows]
 
     async def replace(self, pg: asyncpg.Connection, ctx: RequestContext, sid: str,
-                      messages: list[Any], response: Any, summary: str | None) -> None:
+                      messages: list[Any], response: Any, summary: str | None,
+                      at: datetime | None = None) -> None:
         """The legacy write: the message list, response and summary replace the old ones."""
         if len(messages) > self.max_messages:
             raise ValidationFailed(f"messages: a session keeps at most {self.max_messages}",
@@ -85,7 +86,7 @@ class ConversationService:
             await repository.insert_messages(pg, ctx.tenant_id, ctx.person_id, sid, first,
                                              bodies)
         await repository.set_state(pg, ctx.tenant_id, ctx.person_id, sid, True, response_json,
-                                   True, summary)
+                                   True, summary, at)
 
     async def set_state(self, pg: asyncpg.Connection, ctx: RequestContext, sid: str,
                         fields: dict[str, Any]) -> Session:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -52,11 +53,11 @@ class DashboardService:
         return await self.docs.get(pg, ctx)
 
     async def replace(self, pg: asyncpg.Connection, ctx: RequestContext, dashboard: Any,
-                      expected: int | None = None) -> Document:
+                      expected: int | None = None, at: datetime | None = None) -> Document:
         value = normalize(dashboard)
         current = await self.docs.get(pg, ctx, lock=True)
         self.docs.check(current, expected)
-        return await self.docs.write(pg, ctx, value, current, "dashboard")
+        return await self.docs.write(pg, ctx, value, current, "dashboard", at=at)
 
     async def patch(self, pg: asyncpg.Connection, ctx: RequestContext, patch: Any,
                     expected: int | None = None) -> Document:

@@ -37,15 +37,17 @@ async def get(pg: asyncpg.Connection, table: Table, tenant: str, person: str,
 
 
 async def upsert(pg: asyncpg.Connection, table: Table, tenant: str, person: str, version: int,
-                 ciphertext: bytes, dek_version: int) -> SealedRow:
+                 ciphertext: bytes, dek_version: int, at: datetime | None = None) -> SealedRow:
+    """`at`: the write's time when it is not now (an import keeps the legacy time)."""
     row = await pg.fetchrow(
         f"INSERT INTO {_table(table)} AS cur (tenant_id, person_id, version, ciphertext, "
-        "dek_version) VALUES ($1, $2, $3, $4, $5) "
+        "dek_version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, "
+        "coalesce($6, now()), coalesce($6, now())) "
         "ON CONFLICT (tenant_id, person_id) DO UPDATE SET version = EXCLUDED.version, "
         "ciphertext = EXCLUDED.ciphertext, dek_version = EXCLUDED.dek_version, "
-        "updated_at = now() "
+        "updated_at = coalesce($6, now()) "
         "RETURNING version, ciphertext, dek_version, created_at, updated_at",
-        tenant, person, version, ciphertext, dek_version)
+        tenant, person, version, ciphertext, dek_version, at)
     return SealedRow(*row.values())
 
 
@@ -57,21 +59,25 @@ async def delete(pg: asyncpg.Connection, table: Table, tenant: str, person: str)
 
 
 async def upsert_with_history(pg: asyncpg.Connection, tenant: str, person: str, version: int,
-                              ciphertext: bytes, dek_version: int, keep: int) -> SealedRow:
+                              ciphertext: bytes, dek_version: int, keep: int,
+                              at: datetime | None = None) -> SealedRow:
     """The current profile, its history entry and the pruning of the history to the
     newest `keep` versions, in one statement (one round trip)."""
     row = await pg.fetchrow(
         "WITH cur AS (INSERT INTO profiles AS p (tenant_id, person_id, version, ciphertext, "
-        "dek_version) VALUES ($1, $2, $3, $4, $5) "
+        "dek_version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, "
+        "coalesce($7, now()), coalesce($7, now())) "
         "ON CONFLICT (tenant_id, person_id) DO UPDATE SET version = EXCLUDED.version, "
         "ciphertext = EXCLUDED.ciphertext, dek_version = EXCLUDED.dek_version, "
-        "updated_at = now() RETURNING version, ciphertext, dek_version, created_at, updated_at), "
+        "updated_at = coalesce($7, now()) "
+        "RETURNING version, ciphertext, dek_version, created_at, updated_at), "
         "hist AS (INSERT INTO profile_history (tenant_id, person_id, version, ciphertext, "
-        "dek_version) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING), "
+        "dek_version, created_at) VALUES ($1, $2, $3, $4, $5, coalesce($7, now())) "
+        "ON CONFLICT DO NOTHING), "
         "pruned AS (DELETE FROM profile_history WHERE tenant_id = $1 AND person_id = $2 "
         "AND version <= $3 - $6) "
         "SELECT version, ciphertext, dek_version, created_at, updated_at FROM cur",
-        tenant, person, version, ciphertext, dek_version, keep)
+        tenant, person, version, ciphertext, dek_version, keep, at)
     return SealedRow(*row.values())
 
 

@@ -75,8 +75,8 @@ class DocumentStore:
             raise PreconditionFailed(f"the {self.kind} changed: its ETag no longer matches")
 
     async def write(self, pg: asyncpg.Connection, ctx: RequestContext, value: dict[str, Any],
-                    current: Document | None, field: str,
-                    history_keep: int = 0) -> Document:
+                    current: Document | None, field: str, history_keep: int = 0,
+                    at: datetime | None = None) -> Document:
         """Seal and store a new version (inside the caller's transaction, after `get(...,
         lock=True)` so concurrent writers serialise on the row)."""
         text = jsonutil.encode_jsonb(value, field, self.max_bytes)
@@ -85,10 +85,10 @@ class DocumentStore:
                                          f"v{version}", text.encode())
         if history_keep:
             row = await repository.upsert_with_history(pg, ctx.tenant_id, ctx.person_id,
-                                                       version, blob, dek, history_keep)
+                                                       version, blob, dek, history_keep, at)
         else:
             row = await repository.upsert(pg, self.table, ctx.tenant_id, ctx.person_id,
-                                          version, blob, dek)
+                                          version, blob, dek, at)
         return Document(value, row.version, row.created_at, row.updated_at)
 
     async def history(self, pg: asyncpg.Connection, ctx: RequestContext, before: int | None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -28,11 +29,11 @@ class ProfileService:
         return doc
 
     async def replace(self, pg: asyncpg.Connection, ctx: RequestContext, profile: Any,
-                      expected: int | None = None) -> Document:
+                      expected: int | None = None, at: datetime | None = None) -> Document:
         """Full replace (inside a transaction). Raises ProfileInvalid, PreconditionFailed."""
         current = await self.docs.get(pg, ctx, lock=True)
         self.docs.check(current, expected)
-        return await self._write(pg, ctx, profile, current)
+        return await self._write(pg, ctx, profile, current, at)
 
     async def patch(self, pg: asyncpg.Connection, ctx: RequestContext, patch: Any,
                     expected: int | None = None) -> Document:
@@ -45,11 +46,12 @@ class ProfileService:
         return await self._write(pg, ctx, rules.merge_patch(base, patch), current)
 
     async def _write(self, pg: asyncpg.Connection, ctx: RequestContext, profile: Any,
-                     current: Document | None) -> Document:
+                     current: Document | None, at: datetime | None = None) -> Document:
         stored = rules.normalize(profile, ctx.person_id)
         found = rules.Credentials()
         stored = rules.extract_credentials(stored, found)
-        doc = await self.docs.write(pg, ctx, stored, current, "profile", self.history_keep)
+        doc = await self.docs.write(pg, ctx, stored, current, "profile", self.history_keep,
+                                    at)
         for kind, secret in found.new.items():
             await repository.set_hash(pg, ctx.tenant_id, ctx.person_id, kind,
                                       await self.hasher.hash(secret))
