@@ -78,6 +78,10 @@ async def test_errors_keep_fastapi_shapes(client, alice):
     r = await client.get(f"{S}/sessions", params={"user_id": "mallory"},
                          headers=alice.headers)
     assert r.status_code == 403
+    r = await client.post(f"{S}/history", content=b'{"session_id": "s", "role": "user", '
+                          b'"content": "\\ud800"}',
+                          headers={**alice.headers, "Content-Type": "application/json"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "content"]
     r = await client.get(f"{S}/history", headers=alice.headers)  # session_id is required
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "session_id"]
 

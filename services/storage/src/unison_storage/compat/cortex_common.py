@@ -4,6 +4,7 @@ the Cortex-Prime storage service, and the deleted reply."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -33,10 +34,19 @@ class CortexRoute(CompiledRoute):
             try:
                 return await handler(request)
             except RequestValidationError as exc:
-                return JSONResponse({"detail": jsonable_encoder(exc.errors())},
-                                    status_code=422)
+                return validation_response(exc)
 
         return route
+
+
+def validation_response(exc: RequestValidationError) -> Response:
+    content = {"detail": jsonable_encoder(exc.errors())}
+    try:
+        return JSONResponse(content, status_code=422)
+    except UnicodeEncodeError:
+        # The echoed input holds a lone surrogate (no UTF-8 form): \u-escaped instead.
+        return Response(json.dumps(content, ensure_ascii=True), status_code=422,
+                        media_type="application/json")
 
 
 def cortex_router() -> APIRouter:
