@@ -107,3 +107,18 @@ async def test_bad_input(client, alice):
             ).status_code == 400
     assert (await client.get(M, params={"limit": 1001}, headers=alice.headers)
             ).status_code == 422
+
+
+async def test_too_many_buckets_is_refused_not_truncated(client, make_caller):
+    carol = make_caller()
+    for start in range(0, 10_001, 1000):
+        points = [_point(1.0, minutes=m) for m in range(start, min(start + 1000, 10_001))]
+        r = await client.post(f"{M}/batch", json={"points": points}, headers=carol.headers)
+        assert r.status_code == 201
+    r = await client.get(f"{M}/aggregate", params={"metric_name": "latency_ms", "bucket": "1m"},
+                         headers=carol.headers)
+    assert r.status_code == 422 and "narrow the range" in r.json()["detail"]
+    hourly = (await client.get(f"{M}/aggregate", params={"metric_name": "latency_ms",
+                                                          "bucket": "1h"},
+                               headers=carol.headers)).json()["items"]
+    assert sum(b["count"] for b in hourly) == 10_001

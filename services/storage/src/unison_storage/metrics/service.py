@@ -11,7 +11,7 @@ import asyncpg
 import orjson
 
 from unison_shared.auth import RequestContext
-from unison_shared.errors import BadRequest
+from unison_shared.errors import BadRequest, ValidationFailed
 
 from ..threads import cursor as cursors
 from ..threads.service import new_id
@@ -67,5 +67,8 @@ class MetricService:
                         bucket: Bucket) -> Aggregates:
         assert f.metric_name is not None
         items = await repo.aggregate(conn, ctx.tenant_id, ctx.person_id, f, bucket,
-                                     MAX_BUCKETS)
+                                     MAX_BUCKETS + 1)
+        if len(items) > MAX_BUCKETS:
+            raise ValidationFailed(f"start, end: more than {MAX_BUCKETS} {bucket} buckets; "
+                                   "narrow the range or take a larger bucket")
         return Aggregates(metric_name=f.metric_name, bucket=bucket, items=items)
