@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from unison_shared.database import StatementConnection, asyncpg_of
+
 
 @dataclass(frozen=True)
 class WrappedKey:
@@ -43,3 +45,27 @@ async def insert_if_absent(pg: asyncpg.Connection, key: WrappedKey) -> None:
         f"INSERT INTO person_data_keys ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5) "
         "ON CONFLICT (tenant_id, person_id, version) DO NOTHING",
         key.tenant_id, key.person_id, key.version, key.kek_version, key.wrapped_key)
+
+
+async def all_keys_locked(conn: StatementConnection) -> list[WrappedKey]:
+    """Every person's data keys (a system job: the system role sees every tenant), locked
+    so two rewraps cannot interleave on one key."""
+    pg = await asyncpg_of(conn)
+    rows = await pg.fetch(f"SELECT {_COLUMNS} FROM person_data_keys "
+                          "ORDER BY tenant_id, person_id, version FOR UPDATE")
+    return [WrappedKey(*r.values()) for r in rows]
+
+
+async def rewrap(conn: StatementConnection, key: WrappedKey) -> None:
+    pg = await asyncpg_of(conn)
+    await pg.execute(
+        "UPDATE person_data_keys SET kek_version = $4, wrapped_key = $5 "
+        "WHERE tenant_id = $1 AND person_id = $2 AND version = $3",
+        key.tenant_id, key.person_id, key.version, key.kek_version, key.wrapped_key)
+
+
+async def count_by_kek(conn: StatementConnection) -> dict[str, int]:
+    pg = await asyncpg_of(conn)
+    rows = await pg.fetch("SELECT kek_version, count(*) FROM person_data_keys "
+                          "GROUP BY kek_version")
+    return {str(r[0]): int(r[1]) for r in rows}

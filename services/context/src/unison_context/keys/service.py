@@ -28,7 +28,7 @@ class IntegrityFailure(UnisonError):
     status, code, title = 500, "integrity-failure", "A stored record failed its check"
 
 
-def _key_aad(tenant_id: str, person_id: str, version: int) -> bytes:
+def key_aad(tenant_id: str, person_id: str, version: int) -> bytes:
     return record_aad(tenant_id, "person-data-key", person_id, version)
 
 
@@ -46,7 +46,7 @@ class PersonKeys:
         key = self._cache.get(ident)
         if key is None:
             key = self.keyring.unwrap(wrapped.kek_version, wrapped.wrapped_key,
-                                      _key_aad(*ident))
+                                      key_aad(*ident))
             if len(self._cache) >= CACHE_MAX:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[ident] = key
@@ -68,7 +68,7 @@ class PersonKeys:
             self._latest[(tenant_id, person_id)] = wrapped.version
         else:
             kek_version, blob = self.keyring.wrap(new_data_key(),
-                                                  _key_aad(tenant_id, person_id, 1))
+                                                  key_aad(tenant_id, person_id, 1))
             await repository.insert_if_absent(
                 pg, WrappedKey(tenant_id, person_id, 1, kek_version, blob))
             wrapped = await repository.get(pg, tenant_id, person_id, 1)
