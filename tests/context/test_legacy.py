@@ -90,6 +90,8 @@ async def test_profile_absent_and_unison_id_kept(client, alice):
     ({"profile": {"payments": {"instruments": [{"last4": "42"}]}}},
      "profile.payments.instruments[0].last4"),
     ({"profile": {"payments": "x"}}, "profile.payments"),
+    ({"profile": {"payments": {"default": {"provider_token": "tok_1"}}}},
+     "profile.payments.default.provider_token"),
     ({"profile": {"pin": {"a": 1}}}, "profile.pin"),
 ])
 async def test_profile_refused_with_reason(client, alice, body, field):

@@ -129,6 +129,22 @@ def _instrument(raw: Any, where: str) -> dict[str, Any]:
     return kept
 
 
+def _refuse_card_data(value: Any, where: str, depth: int = 0) -> None:
+    """Anywhere under `payments`: a card number or token field is refused."""
+    if depth > _MAX_DEPTH:
+        raise ProfileInvalid(where, "nested too deeply")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key.lower() in REFUSED_INSTRUMENT_FIELDS:
+                raise ProfileInvalid(f"{where}.{key}", "card numbers and payment tokens are "
+                                     "never stored in a profile: keep the token in the vault "
+                                     "and name it with vault_key")
+            _refuse_card_data(item, f"{where}.{key}", depth + 1)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _refuse_card_data(item, f"{where}[{i}]", depth + 1)
+
+
 def normalize(profile: Any, person_id: str) -> dict[str, Any]:
     """The profile as stored: an object, instruments reduced to the allowed fields,
     `unison_id` defaulting to the person id. Raises ProfileInvalid."""
@@ -139,6 +155,8 @@ def normalize(profile: Any, person_id: str) -> dict[str, Any]:
     if payments is not None:
         if not isinstance(payments, dict):
             raise ProfileInvalid("profile.payments", "must be an object")
+        _refuse_card_data({k: v for k, v in payments.items() if k != "instruments"},
+                          "profile.payments")
         instruments = payments.get("instruments")
         if instruments is not None:
             if not isinstance(instruments, list):
