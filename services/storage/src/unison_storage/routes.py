@@ -21,9 +21,11 @@ from .metrics import router as metrics
 from .objects import router as objects
 from .state import router as state
 from .threads import router as threads
+from .traces import router as traces
 from .vault import router as vault
+from .vectors import router as vectors
 
 ROUTERS = [m.router for m in (kv, memory, vault, audit, objects, threads, messages, state,
-                              artifacts, metrics, cache, whoami, legacy_kv, legacy_memory,
-                              legacy_vault, legacy_audit, legacy_objects, cortex,
-                              cortex_records)]
+                              artifacts, metrics, cache, vectors, traces, whoami, legacy_kv,
+                              legacy_memory, legacy_vault, legacy_audit, legacy_objects,
+                              cortex, cortex_records)]

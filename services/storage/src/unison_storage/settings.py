@@ -52,6 +52,10 @@ class StorageOptions(BaseSettings):
     # Seconds between passes that sign every tenant's new chain head (0 = only on
     # demand, POST /v1/audit/checkpoints). One replica signs at a time.
     audit_checkpoint_interval_seconds: float = Field(default=300.0, ge=0)
+    # Trace attribute values larger than this are stored as objects (the span keeps a
+    # reference); one OTLP request may carry at most traces_max_spans_per_request spans.
+    traces_inline_attribute_bytes: int = Field(default=8 * 1024, ge=256)
+    traces_max_spans_per_request: int = Field(default=10_000, ge=1)
     kv_sensitive_namespaces: list[str] = Field(default_factory=lambda: ["vault"])
     vault_max_versions: int = 10
     max_json_bytes: int = 1024 * 1024
@@ -69,6 +73,12 @@ class StorageOptions(BaseSettings):
     cache_max_ttl_seconds: int = Field(default=24 * 3600, ge=1)
     cache_max_value_bytes: int = Field(default=1024 * 1024, ge=1)
     cache_retry_after_seconds: int = Field(default=5, ge=1)
+    # Vector search. A filtered search whose filter matches at most this many documents
+    # of the collection compares them all (exact); beyond it, the collection's HNSW index
+    # with iterative scans, and an exact scan when that finds fewer than the limit.
+    vector_exact_scan_max_rows: int = Field(default=10_000, ge=1000)
+    vector_ef_search: int = Field(default=100, ge=10, le=1000)
+    vector_max_scan_tuples: int = Field(default=50_000, ge=1000)
 
 
 class StorageSettings(ServiceSettings):

@@ -27,7 +27,9 @@ from .settings import StorageSettings
 from .state.service import StateService
 from .threads.payloads import Payloads
 from .threads.service import ThreadService
+from .traces.service import TraceService
 from .vault.service import VaultService
+from .vectors.service import VectorService
 
 
 @dataclass
@@ -47,6 +49,8 @@ class Services:
     artifacts: ArtifactService
     metrics: MetricService
     cache: CacheService
+    vectors: VectorService
+    traces: TraceService
 
 
 def presign_key(settings: StorageSettings, keyring: Keyring) -> bytes:
@@ -89,4 +93,7 @@ def build_services(settings: StorageSettings, db: Database, redis: Redis | None,
         artifacts=ArtifactService(payloads, opts),
         metrics=MetricService(),
         cache=CacheService(redis, opts),
+        vectors=VectorService(db, opts),
+        traces=TraceService(payloads, opts.traces_inline_attribute_bytes,
+                            opts.traces_max_spans_per_request),
     )

@@ -1,0 +1,1 @@
+"""OpenTelemetry traces: an OTLP/HTTP receiver, a simple record call, trace queries."""
