@@ -53,3 +53,23 @@ async def test_rewrap_then_retire_the_old_kek(rewrap_db_url, state_dir, alice, b
         for caller in (alice, bob):
             r = await c.get(f"/profile/{caller.person_id}", headers=caller.headers)
             assert r.json()["profile"]["who"] == caller.person_id
+
+
+def test_migrate_command_is_idempotent(postgres):
+    from typer.testing import CliRunner
+
+    from unison_context.cli import app as cli
+
+    postgres.drop_database("context_cli_test")
+    postgres.ensure_database("context_cli_test")
+    url = postgres.url("context_cli_test")
+    for _ in range(2):
+        result = CliRunner().invoke(cli, ["migrate", "--url", url])
+        assert result.exit_code == 0, result.output
+        assert "context database migrated to head" in result.output
+    tables = postgres.psql("SELECT count(*) FROM pg_tables WHERE tablename IN "
+                           "('profiles', 'context_kv', 'conversation_messages')",
+                           "context_cli_test")
+    assert tables.strip() == "3"
+    missing = CliRunner().invoke(cli, ["migrate"], env={"UNISON_DATABASE_URL": ""})
+    assert missing.exit_code != 0
