@@ -1,0 +1,45 @@
+"""Client tests run against the real storage service: in-process over
+httpx.ASGITransport for most, a live uvicorn process over loopback for the rest."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.storage.conftest import (  # noqa: F401 - fixtures, registered by import
+    live_storage,
+    storage_app,
+    storage_db_url,
+    storage_env,
+)
+from unison_client import UnisonClient
+from unison_shared.testing import Caller
+
+MakeClient = Callable[..., UnisonClient]
+
+
+@pytest.fixture
+async def make_client(storage_app: Any) -> AsyncIterator[MakeClient]:
+    """`make_client(caller, **options)`: a UnisonClient calling the in-process storage
+    app with the caller's token (None: no token)."""
+    made: list[UnisonClient] = []
+
+    def make(caller: Caller | None, **options: Any) -> UnisonClient:
+        options.setdefault("transport", httpx.ASGITransport(app=storage_app))
+        options.setdefault("storage_url", "http://storage")
+        c = UnisonClient(token=caller.token if caller else "", **options)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        await c.aclose()
+
+
+@pytest.fixture
+def u(make_client: MakeClient, alice: Caller) -> UnisonClient:
+    """Alice's client."""
+    return make_client(alice)
