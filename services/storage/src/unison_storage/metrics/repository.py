@@ -40,19 +40,17 @@ _WHERE = ("tenant_id = $1 AND person_id = $2 AND ($3::text IS NULL OR entity_typ
 
 
 async def insert_many(pg: asyncpg.Connection, tenant: str, person: str,
-                      rows: list[tuple[Any, ...]]) -> list[Metric]:
-    """rows: (id, entity_type, entity_name, thread_id, metric_name, value, labels json, ts)."""
-    columns = list(zip(*rows, strict=True))
+                      points_json: str) -> dict[str, Metric]:
+    """Points as a JSON array of {id, et, en, th, mn, v, l, ts} (one jsonb parameter: no
+    array types for the driver to look up), by id."""
     records = await pg.fetch(
         "INSERT INTO agent_metrics (tenant_id, person_id, id, entity_type, entity_name, "
         "thread_id, metric_name, value, labels, ts) "
-        "SELECT $1, $2, u.id, u.et, u.en, u.th, u.mn, u.v, u.l::jsonb, coalesce(u.ts, now()) "
-        "FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
-        "$8::float8[], $9::text[], $10::timestamptz[]) WITH ORDINALITY "
-        "AS u(id, et, en, th, mn, v, l, ts, n) ORDER BY u.n "
-        f"RETURNING {_COLS}", tenant, person, *[list(c) for c in columns])
-    by_id = {r["id"]: Metric(**r) for r in records}
-    return [by_id[row[0]] for row in rows]
+        "SELECT $1, $2, u.id, u.et, u.en, u.th, u.mn, u.v, u.l, coalesce(u.ts, now()) "
+        "FROM jsonb_to_recordset($3::jsonb) AS u(id text, et text, en text, th text, "
+        "mn text, v double precision, l jsonb, ts timestamptz) "
+        f"RETURNING {_COLS}", tenant, person, points_json)
+    return {r["id"]: Metric(**r) for r in records}
 
 
 async def query(pg: asyncpg.Connection, tenant: str, person: str, f: MetricFilter,

@@ -39,10 +39,13 @@ def labels_filter(pairs: list[str] | None) -> str | None:
 class MetricService:
     async def record(self, conn: asyncpg.Connection, ctx: RequestContext,
                      points: list[MetricIn]) -> list[Metric]:
-        rows: list[tuple[Any, ...]] = [
-            (new_id("metric"), p.entity_type, p.entity_name, p.thread_id, p.metric_name,
-             p.value, orjson.dumps(p.labels).decode(), p.timestamp) for p in points]
-        return await repo.insert_many(conn, ctx.tenant_id, ctx.person_id, rows)
+        rows: list[dict[str, Any]] = [
+            {"id": new_id("metric"), "et": p.entity_type, "en": p.entity_name,
+             "th": p.thread_id, "mn": p.metric_name, "v": p.value, "l": p.labels,
+             "ts": p.timestamp.isoformat() if p.timestamp else None} for p in points]
+        stored = await repo.insert_many(conn, ctx.tenant_id, ctx.person_id,
+                                        orjson.dumps(rows).decode())
+        return [stored[row["id"]] for row in rows]
 
     async def query(self, conn: asyncpg.Connection, ctx: RequestContext, f: MetricFilter,
                     cursor: str | None, limit: int) -> MetricPage:
