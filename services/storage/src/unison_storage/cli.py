@@ -7,34 +7,17 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Unison storage service", no_args_is_help=True)
+from unison_shared.cli import service_cli
+
+app = service_cli("storage", "unison_storage.main:create_app", 8082, migrations="storage")
 
 
 def run_migrations(url: str, revision: str = "head") -> None:
-    """`alembic upgrade` for the storage database; also used by tests and `make up`."""
+    """`alembic upgrade` for the storage database (as the owner role); also used by the
+    tests and `make up`."""
     from unison_shared.migration_helpers import alembic_upgrade
 
     alembic_upgrade("storage", url, revision)
-
-
-@app.command()
-def migrate(url: Annotated[str | None, typer.Option(envvar="UNISON_DATABASE_URL")] = None,
-            revision: str = "head") -> None:
-    """Apply the storage database migrations (never done implicitly at app start)."""
-    if not url:
-        raise typer.BadParameter("set UNISON_DATABASE_URL or pass --url")
-    run_migrations(url, revision)
-    typer.echo(f"storage database migrated to {revision}")
-
-
-@app.command()
-def serve(host: str = "127.0.0.1", port: int = 8082, workers: int = 1) -> None:
-    """Serve the API with uvicorn (settings from the environment)."""
-    import uvicorn
-
-    uvicorn.run("unison_storage.main:create_app", factory=True, host=host, port=port,
-                workers=workers, access_log=False, log_config=None, loop="uvloop",
-                http="httptools")
 
 
 # --- key management (vault domain) ------------------------------------------------------
