@@ -191,3 +191,19 @@ async def test_parent_must_be_in_the_same_thread(client, alice):
     assert empty.status_code == 200 and empty.json() == {"items": [], "next_cursor": None}
     assert (await client.get(f"{T}/session_0000000000000000/messages",
                              headers=alice.headers)).status_code == 404
+
+
+async def test_concurrent_identical_large_content_is_stored_once(client, alice, storage_app):
+    threads = [(await new_thread(client, alice))["id"] for _ in range(8)]
+    big = "same " * 20_000
+    results = await asyncio.gather(*[
+        client.post(f"{T}/{tid}/messages", json={"role": "user", "content": big},
+                    headers=alice.headers) for tid in threads])
+    assert all(r.status_code == 201 for r in results), [r.text for r in results]
+    tenant = alice.household_id
+    assert await count_rows(storage_app.state.database, tenant, "objects") == 1
+    root = storage_app.state.services.objects.store.root
+    assert len([p for p in root.rglob(f"{tenant}/*/*") if p.is_file()]) == 1  # no leftovers
+    for tid in threads:
+        items = (await client.get(f"{T}/{tid}/messages", headers=alice.headers)).json()
+        assert items["items"][0]["content"] == big
