@@ -67,6 +67,15 @@ async def test_errors_keep_fastapi_shapes(client, alice):
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "limit"]
     r = await client.get(f"{S}/sessions", params={"offset": -1}, headers=alice.headers)
     assert r.status_code == 422
+    for path, extra in (("history", {"session_id": "session_0000000000000000"}),
+                        ("artifacts", {}), ("metrics", {})):
+        for params in ({"limit": 0}, {"limit": 1001}, {"offset": -1}):
+            r = await client.get(f"{S}/{path}", params={**extra, **params},
+                                 headers=alice.headers)
+            assert r.status_code == 422 and isinstance(r.json()["detail"], list), (path, params)
+        r = await client.get(f"{S}/{path}", params={**extra, "limit": 1000},
+                             headers=alice.headers)
+        assert r.status_code == 200 and r.json() == []
     r = await client.put(f"{S}/sessions/session_0000000000000000", json={"status": "gone"},
                          headers=alice.headers)
     assert r.status_code == 422
