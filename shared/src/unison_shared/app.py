@@ -23,6 +23,7 @@ from fastapi import APIRouter, FastAPI
 from .auth import TokenVerifier
 from .errors import install_database_error_handlers, install_error_handlers
 from .health import Check, ReadinessCheck, health_router
+from .identity import whoami_router
 from .limits import BodyLimitMiddleware
 from .logging import configure_logging
 from .observability import Metrics, ObservabilityMiddleware
@@ -37,8 +38,8 @@ def create_service_app(settings: ServiceSettings, *, title: str, service_label: 
                        lifespan: Lifespan | None = None,
                        streaming_routes: frozenset[tuple[str, str]] = frozenset()
                        ) -> FastAPI:
-    """A FastAPI app with logging, errors, auth, metrics, health and the asked-for
-    connections wired in. `routers` are included in order: put the hot ones first (a
+    """A FastAPI app with logging, errors, auth, metrics, health, `/v1/whoami` and the
+    asked-for connections wired in. `routers` are included in order: put the hot ones first (a
     request is matched against the routes in order). `streaming_routes` ((method, path)
     pairs) stream their bodies and are exempt from the request body cap."""
     configure_logging(service_label, settings.log_level)
@@ -64,6 +65,9 @@ def create_service_app(settings: ServiceSettings, *, title: str, service_label: 
                        body_timeout=settings.request_body_timeout_seconds)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics,
                        access_log=settings.access_log)
+    # /v1/whoami first: it is the benchmarks' floor (an authenticated no-op), so it should
+    # pay for no route matching before it (a conservative floor).
+    app.include_router(whoami_router())
     for router in routers:
         app.include_router(router)
     app.include_router(health_router(service_label))

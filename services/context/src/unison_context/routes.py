@@ -3,7 +3,6 @@ first, the legacy paths after."""
 
 from __future__ import annotations
 
-from . import whoami
 from .compat import conversation as legacy_conversation
 from .compat import kv as legacy_kv
 from .compat import profile as legacy_profile
@@ -11,5 +10,5 @@ from .conversations import router as conversations
 from .dashboard import router as dashboards
 from .profiles import router as profiles
 
-ROUTERS = [m.router for m in (profiles, dashboards, conversations, whoami,
+ROUTERS = [m.router for m in (profiles, dashboards, conversations,
                               legacy_conversation, legacy_profile, legacy_kv)]

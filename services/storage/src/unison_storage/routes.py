@@ -4,7 +4,6 @@ turn, so a route registered late pays for every route before it)."""
 
 from __future__ import annotations
 
-from . import whoami
 from .artifacts import router as artifacts
 from .audit import router as audit
 from .cache import router as cache
@@ -26,6 +25,6 @@ from .vault import router as vault
 from .vectors import router as vectors
 
 ROUTERS = [m.router for m in (kv, memory, vault, audit, objects, threads, messages, state,
-                              artifacts, metrics, cache, vectors, traces, whoami, legacy_kv,
+                              artifacts, metrics, cache, vectors, traces, legacy_kv,
                               legacy_memory, legacy_vault, legacy_audit, legacy_objects,
                               cortex, cortex_records)]
