@@ -31,6 +31,8 @@ SUPERUSER = "postgres"
 OWNER_ROLE = APP_ROLE = "unison"
 RUNTIME_ROLE = "unison_app"
 SYSTEM_ROLE = "unison_system"
+# Created as the superuser in every database the runner makes (storage's vector search).
+EXTENSIONS = ("vector",)
 
 
 def _system_user() -> str | None:
@@ -134,6 +136,14 @@ class PostgresServer:
         exists = exists.strip()
         if not exists:
             self.psql(f'CREATE DATABASE "{name}" OWNER {APP_ROLE}')
+        self.ensure_extensions(name)
+
+    def ensure_extensions(self, name: str) -> None:
+        """Extensions only a superuser may create (pgvector's `vector` is not trusted):
+        created here, where the roles are provisioned, so the owner's migrations only
+        check that they exist (docs/storage.md, Security)."""
+        for extension in EXTENSIONS:
+            self.psql(f"CREATE EXTENSION IF NOT EXISTS {extension}", database=name)
 
     def drop_database(self, name: str) -> None:
         self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

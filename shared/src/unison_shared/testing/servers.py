@@ -43,7 +43,8 @@ def use_containers() -> bool:
 
 @dataclass
 class ContainerPostgres(PostgresServer):
-    """PostgreSQL 18 in a container, with the app role set up as on a local server."""
+    """PostgreSQL 18 with pgvector in a container, with the app role set up as on a local
+    server."""
 
     container: Any = field(default=None, repr=False)
 
@@ -51,7 +52,7 @@ class ContainerPostgres(PostgresServer):
         from testcontainers.community.postgres import PostgresContainer
 
         self.password = secrets.token_hex(12)
-        self.container = PostgresContainer("postgres:18", username=SUPERUSER,
+        self.container = PostgresContainer("pgvector/pgvector:pg18", username=SUPERUSER,
                                            password=self.password, dbname="postgres",
                                            driver=None)
         self.container.with_command("postgres -c max_connections=300 -c fsync=off")

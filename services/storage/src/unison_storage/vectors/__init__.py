@@ -1,0 +1,1 @@
+"""Vector search on pgvector: collections, documents, filtered and hybrid search."""
