@@ -9,14 +9,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.storage.conftest import (  # noqa: F401 - fixtures, registered by import
-    live_storage,
-    storage_app,
-    storage_db_url,
-    storage_env,
-)
+from tests.storage import conftest as storage_fixtures
 from unison_client import UnisonClient
 from unison_shared.testing import Caller
+
+# storage's own fixtures (a module-level name is what registers a fixture here).
+storage_db_url = storage_fixtures.storage_db_url
+storage_env = storage_fixtures.storage_env
+storage_app = storage_fixtures.storage_app
+live_storage = storage_fixtures.live_storage
 
 MakeClient = Callable[..., UnisonClient]
 

@@ -10,8 +10,9 @@ import httpx
 from ._http import HTTP, route
 from .models import WhoAmI
 from .surfaces._base import parse
-from .surfaces.agent import Artifacts, Messages, Metrics, Threads, ThreadState
+from .surfaces.agent import Artifacts, Messages, Threads, ThreadState
 from .surfaces.audit_cache import Audit, Cache
+from .surfaces.metrics import Metrics
 from .surfaces.objects import Objects
 from .surfaces.records import KV, Memory, Vault
 

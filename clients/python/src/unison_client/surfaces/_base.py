@@ -26,7 +26,9 @@ def etag(version: int | str) -> str:
 
 
 def body(model: BaseModel, *, unset: bool = False) -> dict[str, Any]:
-    """A request model as JSON: fields left out are not sent (`unset`: only those set)."""
+    """A request model as JSON: fields left out are not sent (`unset`: only those set).
+    Request models are built with `model_construct`: the service is the one validator,
+    so bad input is always a ValidationError naming the field, never a local one."""
     if unset:
         return model.model_dump(mode="json", exclude_unset=True)
     return model.model_dump(mode="json", exclude_none=True)

@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
-from datetime import datetime
 from typing import Any, Literal
 
 from .._http import route
 from ..models import (
-    Aggregates,
     Artifact,
     ArtifactDeleted,
     ArtifactIn,
     ArtifactPage,
-    Bucket,
     Message,
     MessageIn,
     MessagePage,
     MessagesDeleted,
-    Metric,
-    MetricBatch,
-    MetricIn,
-    MetricPage,
-    Recorded,
     Role,
     State,
     StateDeleted,
@@ -59,18 +50,20 @@ ART_LIST = route("GET", _T + "/artifacts")
 ART_GET = route("GET", _T + "/artifacts/{artifact_id}")
 ART_CONTENT = route("GET", _T + "/artifacts/{artifact_id}/content")
 ART_DELETE = route("DELETE", _T + "/artifacts/{artifact_id}")
-METRIC_RECORD = route("POST", "/v1/metrics")
-METRIC_BATCH = route("POST", "/v1/metrics/batch")
-METRIC_QUERY = route("GET", "/v1/metrics")
-METRIC_AGGREGATE = route("GET", "/v1/metrics/aggregate")
 
 
 class Threads(Surface):
-    async def create(self, agent_name: str, *, title: str | None = None,
-                     status: Status = "active",
-                     metadata: dict[str, Any] | None = None) -> Thread:
-        model = ThreadCreate(agent_name=agent_name, title=title, status=status,
-                             metadata=metadata or {})
+    async def create(
+        self,
+        agent_name: str,
+        *,
+        title: str | None = None,
+        status: Status = "active",
+        metadata: dict[str, Any] | None = None,
+    ) -> Thread:
+        model = ThreadCreate.model_construct(
+            agent_name=agent_name, title=title, status=status, metadata=metadata or {}
+        )
         r = await self._http.request(THREAD_CREATE, json=body(model))
         return parse(Thread, r.content)
 
@@ -78,18 +71,29 @@ class Threads(Surface):
         r = await self._http.request(THREAD_GET, {"thread_id": thread_id})
         return parse(Thread, r.content)
 
-    async def list(self, *, agent_name: str | None = None, status: Status | None = None,
-                   cursor: str | None = None, limit: int = 100) -> ThreadPage:
-        r = await self._http.request(THREAD_LIST, query={
-            "agent_name": agent_name, "status": status, "cursor": cursor, "limit": limit})
+    async def list(
+        self,
+        *,
+        agent_name: str | None = None,
+        status: Status | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> ThreadPage:
+        r = await self._http.request(
+            THREAD_LIST,
+            query={"agent_name": agent_name, "status": status, "cursor": cursor, "limit": limit},
+        )
         return parse(ThreadPage, r.content)
 
     async def update(self, thread_id: str, **fields: Any) -> Thread:
         """Change the fields given (agent_name, title, status, metadata); `title=None`
         clears the title."""
-        r = await self._http.request(THREAD_PATCH, {"thread_id": thread_id},
-                                     json=body(ThreadPatch(**fields), unset=True),
-                                     idempotent=True)
+        r = await self._http.request(
+            THREAD_PATCH,
+            {"thread_id": thread_id},
+            json=body(ThreadPatch.model_construct(**fields), unset=True),
+            idempotent=True,
+        )
         return parse(Thread, r.content)
 
     async def delete(self, thread_id: str) -> ThreadDeleted:
@@ -99,19 +103,35 @@ class Threads(Surface):
 
 
 class Messages(Surface):
-    async def append(self, thread_id: str, role: Role, content: str, *,
-                     metadata: dict[str, Any] | None = None,
-                     parent_message_id: str | None = None) -> Message:
-        model = MessageIn(role=role, content=content, metadata=metadata or {},
-                          parent_message_id=parent_message_id)
+    async def append(
+        self,
+        thread_id: str,
+        role: Role,
+        content: str,
+        *,
+        metadata: dict[str, Any] | None = None,
+        parent_message_id: str | None = None,
+    ) -> Message:
+        model = MessageIn.model_construct(
+            role=role, content=content, metadata=metadata or {}, parent_message_id=parent_message_id
+        )
         r = await self._http.request(MSG_APPEND, {"thread_id": thread_id}, json=body(model))
         return parse(Message, r.content)
 
-    async def list(self, thread_id: str, *, order: Literal["oldest", "newest"] = "oldest",
-                   role: Role | None = None, cursor: str | None = None,
-                   limit: int = 100) -> MessagePage:
-        r = await self._http.request(MSG_LIST, {"thread_id": thread_id}, query={
-            "order": order, "role": role, "cursor": cursor, "limit": limit})
+    async def list(
+        self,
+        thread_id: str,
+        *,
+        order: Literal["oldest", "newest"] = "oldest",
+        role: Role | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> MessagePage:
+        r = await self._http.request(
+            MSG_LIST,
+            {"thread_id": thread_id},
+            query={"order": order, "role": role, "cursor": cursor, "limit": limit},
+        )
         return parse(MessagePage, r.content)
 
     async def clear(self, thread_id: str) -> int:
@@ -126,29 +146,38 @@ class ThreadState(Surface):
         if version is None:
             r = await self._http.request(STATE_GET, {"thread_id": thread_id})
         else:
-            r = await self._http.request(STATE_VERSION, {"thread_id": thread_id,
-                                                         "version": version})
+            r = await self._http.request(
+                STATE_VERSION, {"thread_id": thread_id, "version": version}
+            )
         return parse(State, r.content)
 
-    async def put(self, thread_id: str, data: dict[str, Any], *,
-                  if_match: int | None = None) -> State:
+    async def put(
+        self, thread_id: str, data: dict[str, Any], *, if_match: int | None = None
+    ) -> State:
         """A new version. `if_match`: the version expected current (0: none written
         yet); PreconditionFailed when another write got there first."""
         headers = {"If-Match": etag(if_match)} if if_match is not None else None
-        r = await self._http.request(STATE_PUT, {"thread_id": thread_id},
-                                     json=body(StatePut(data=data)), headers=headers,
-                                     idempotent=False)
+        r = await self._http.request(
+            STATE_PUT,
+            {"thread_id": thread_id},
+            json=body(StatePut.model_construct(data=data)),
+            headers=headers,
+            idempotent=False,
+        )
         return parse(State, r.content)
 
     async def versions(self, thread_id: str) -> StateVersions:
         r = await self._http.request(STATE_VERSIONS, {"thread_id": thread_id})
         return parse(StateVersions, r.content)
 
-    async def restore(self, thread_id: str, version: int, *,
-                      if_match: int | None = None) -> State:
+    async def restore(self, thread_id: str, version: int, *, if_match: int | None = None) -> State:
         headers = {"If-Match": etag(if_match)} if if_match is not None else None
-        r = await self._http.request(STATE_RESTORE, {"thread_id": thread_id},
-                                     json=body(StateRestore(version=version)), headers=headers)
+        r = await self._http.request(
+            STATE_RESTORE,
+            {"thread_id": thread_id},
+            json=body(StateRestore.model_construct(version=version)),
+            headers=headers,
+        )
         return parse(State, r.content)
 
     async def delete(self, thread_id: str) -> int:
@@ -157,80 +186,62 @@ class ThreadState(Surface):
 
 
 class Artifacts(Surface):
-    async def create(self, thread_id: str, name: str, type: str, *,
-                     content: bytes | None = None, object_id: str | None = None,
-                     content_type: str = "application/octet-stream", path: str = "",
-                     size: int | None = None,
-                     metadata: dict[str, Any] | None = None) -> Artifact:
+    async def create(
+        self,
+        thread_id: str,
+        name: str,
+        type: str,
+        *,
+        content: bytes | None = None,
+        object_id: str | None = None,
+        content_type: str = "application/octet-stream",
+        path: str = "",
+        size: int | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Artifact:
         """`content` inline (base64 on the wire), or `object_id` of an uploaded object,
         or neither (a metadata-only record)."""
         b64 = base64.b64encode(content).decode() if content is not None else None
-        model = ArtifactIn(name=name, type=type, content_type=content_type, path=path,
-                           size=size, metadata=metadata or {}, content_b64=b64,
-                           object_id=object_id)
+        model = ArtifactIn.model_construct(
+            name=name,
+            type=type,
+            content_type=content_type,
+            path=path,
+            size=size,
+            metadata=metadata or {},
+            content_b64=b64,
+            object_id=object_id,
+        )
         r = await self._http.request(ART_CREATE, {"thread_id": thread_id}, json=body(model))
         return parse(Artifact, r.content)
 
     async def get(self, thread_id: str, artifact_id: str) -> Artifact:
-        r = await self._http.request(ART_GET, {"thread_id": thread_id,
-                                               "artifact_id": artifact_id})
+        r = await self._http.request(ART_GET, {"thread_id": thread_id, "artifact_id": artifact_id})
         return parse(Artifact, r.content)
 
     async def content(self, thread_id: str, artifact_id: str) -> bytes:
-        r = await self._http.request(ART_CONTENT, {"thread_id": thread_id,
-                                                   "artifact_id": artifact_id})
+        r = await self._http.request(
+            ART_CONTENT, {"thread_id": thread_id, "artifact_id": artifact_id}
+        )
         return r.content
 
-    async def list(self, thread_id: str, *, type: str | None = None, cursor: str | None = None,
-                   limit: int = 100) -> ArtifactPage:
-        r = await self._http.request(ART_LIST, {"thread_id": thread_id},
-                                     query={"type": type, "cursor": cursor, "limit": limit})
+    async def list(
+        self,
+        thread_id: str,
+        *,
+        type: str | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> ArtifactPage:
+        r = await self._http.request(
+            ART_LIST,
+            {"thread_id": thread_id},
+            query={"type": type, "cursor": cursor, "limit": limit},
+        )
         return parse(ArtifactPage, r.content)
 
     async def delete(self, thread_id: str, artifact_id: str) -> ArtifactDeleted:
-        r = await self._http.request(ART_DELETE, {"thread_id": thread_id,
-                                                  "artifact_id": artifact_id})
+        r = await self._http.request(
+            ART_DELETE, {"thread_id": thread_id, "artifact_id": artifact_id}
+        )
         return parse(ArtifactDeleted, r.content)
-
-
-def _filters(entity_type: str | None, entity_name: str | None, thread_id: str | None,
-             start: datetime | None, end: datetime | None,
-             labels: dict[str, str] | None) -> list[tuple[str, Any]]:
-    out: list[tuple[str, Any]] = [("entity_type", entity_type), ("entity_name", entity_name),
-                                  ("thread_id", thread_id), ("start", start), ("end", end)]
-    return out + [("label", f"{k}:{v}") for k, v in (labels or {}).items()]
-
-
-class Metrics(Surface):
-    async def record(self, entity_type: str, entity_name: str, metric_name: str, value: float,
-                     *, thread_id: str | None = None, labels: dict[str, str] | None = None,
-                     timestamp: datetime | None = None) -> Metric:
-        model = MetricIn(entity_type=entity_type, entity_name=entity_name,
-                         metric_name=metric_name, value=value, thread_id=thread_id,
-                         labels=labels or {}, timestamp=timestamp)
-        r = await self._http.request(METRIC_RECORD, json=body(model))
-        return parse(Metric, r.content)
-
-    async def record_batch(self, points: Sequence[MetricIn]) -> Recorded:
-        r = await self._http.request(METRIC_BATCH, json=body(MetricBatch(points=list(points))))
-        return parse(Recorded, r.content)
-
-    async def query(self, *, metric_name: str | None = None, entity_type: str | None = None,
-                    entity_name: str | None = None, thread_id: str | None = None,
-                    start: datetime | None = None, end: datetime | None = None,
-                    labels: dict[str, str] | None = None, cursor: str | None = None,
-                    limit: int = 100) -> MetricPage:
-        query = _filters(entity_type, entity_name, thread_id, start, end, labels)
-        query += [("metric_name", metric_name), ("cursor", cursor), ("limit", limit)]
-        r = await self._http.request(METRIC_QUERY, query=query)
-        return parse(MetricPage, r.content)
-
-    async def aggregate(self, metric_name: str, *, bucket: Bucket = "1h",
-                        entity_type: str | None = None, entity_name: str | None = None,
-                        thread_id: str | None = None, start: datetime | None = None,
-                        end: datetime | None = None,
-                        labels: dict[str, str] | None = None) -> Aggregates:
-        query = _filters(entity_type, entity_name, thread_id, start, end, labels)
-        query += [("metric_name", metric_name), ("bucket", bucket)]
-        r = await self._http.request(METRIC_AGGREGATE, query=query)
-        return parse(Aggregates, r.content)

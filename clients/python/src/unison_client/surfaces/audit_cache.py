@@ -33,15 +33,30 @@ AUDIT_CHECKPOINT = route("POST", "/v1/audit/checkpoints")
 class Audit(Surface):
     """The append-only, hash-chained audit log."""
 
-    async def append(self, action: str, *, id: str | None = None, actor: str | None = None,
-                     target: str | None = None, decision_id: str | None = None,
-                     status: str | None = None, person_id: str | None = None,
-                     payload: dict[str, Any] | None = None) -> AuditEvent:
+    async def append(
+        self,
+        action: str,
+        *,
+        id: str | None = None,
+        actor: str | None = None,
+        target: str | None = None,
+        decision_id: str | None = None,
+        status: str | None = None,
+        person_id: str | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> AuditEvent:
         """Append an event. `id` is its idempotency key; the client picks one when none is
         given, so a retried append never records the event twice."""
-        model = AuditEventIn(id=id or str(uuid.uuid4()), actor=actor, action=action,
-                             target=target, decision_id=decision_id, status=status,
-                             person_id=person_id, payload=payload or {})
+        model = AuditEventIn.model_construct(
+            id=id or str(uuid.uuid4()),
+            actor=actor,
+            action=action,
+            target=target,
+            decision_id=decision_id,
+            status=status,
+            person_id=person_id,
+            payload=payload or {},
+        )
         r = await self._http.request(AUDIT_APPEND, json=body(model), idempotent=True)
         return parse(AuditEvent, r.content)
 
@@ -49,20 +64,42 @@ class Audit(Surface):
         r = await self._http.request(AUDIT_GET, {"event_id": event_id})
         return parse(AuditEvent, r.content)
 
-    async def list(self, *, actor: str | None = None, action: str | None = None,
-                   target: str | None = None, person_id: str | None = None,
-                   since: datetime | None = None, until: datetime | None = None,
-                   order: Literal["desc", "asc"] = "desc", cursor: str | None = None,
-                   limit: int = 100) -> AuditPage:
-        r = await self._http.request(AUDIT_LIST, query={
-            "actor": actor, "action": action, "target": target, "person_id": person_id,
-            "since": since, "until": until, "order": order, "cursor": cursor, "limit": limit})
+    async def list(
+        self,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        target: str | None = None,
+        person_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        order: Literal["desc", "asc"] = "desc",
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> AuditPage:
+        r = await self._http.request(
+            AUDIT_LIST,
+            query={
+                "actor": actor,
+                "action": action,
+                "target": target,
+                "person_id": person_id,
+                "since": since,
+                "until": until,
+                "order": order,
+                "cursor": cursor,
+                "limit": limit,
+            },
+        )
         return parse(AuditPage, r.content)
 
     async def verify(self, checkpoint: Checkpoint | None = None) -> VerifyResult:
         """Recompute the tenant's chain (and hold it against a checkpoint kept earlier)."""
-        r = await self._http.request(AUDIT_VERIFY, json=body(VerifyRequest(checkpoint=checkpoint)),
-                                     idempotent=True)
+        r = await self._http.request(
+            AUDIT_VERIFY,
+            json=body(VerifyRequest.model_construct(checkpoint=checkpoint)),
+            idempotent=True,
+        )
         return parse(VerifyResult, r.content)
 
     async def checkpoint(self) -> Checkpoint:
@@ -115,9 +152,12 @@ class Cache(Surface):
         return default if entry is None else entry.value
 
     async def set_json(self, key: str, value: Any, *, ttl: int | None = None) -> CacheEntry:
-        r = await self._http.request(CACHE_PUT, {"key": key},
-                                     json=body(CachePut(value=value, ttl=ttl), unset=True),
-                                     idempotent=True)
+        r = await self._http.request(
+            CACHE_PUT,
+            {"key": key},
+            json=body(CachePut.model_construct(value=value, ttl=ttl), unset=True),
+            idempotent=True,
+        )
         return parse(CacheEntry, r.content)
 
     async def delete(self, key: str) -> bool:

@@ -69,10 +69,16 @@ def _range(start: int | None, end: int | None) -> dict[str, str] | None:
 class Objects(Surface):
     """Binary objects of any size, streamed both ways."""
 
-    async def upload(self, source: Source, *, content_type: str = "application/octet-stream",
-                     filename: str | None = None, labels: dict[str, str] | None = None,
-                     sha256: str | None = None,
-                     idempotency_key: str | None = None) -> ObjectMeta:
+    async def upload(
+        self,
+        source: Source,
+        *,
+        content_type: str = "application/octet-stream",
+        filename: str | None = None,
+        labels: dict[str, str] | None = None,
+        sha256: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> ObjectMeta:
         """Stream `source` (bytes, a path, a binary file, or a sync/async iterator of
         bytes) to the store. `sha256` (hex): the service refuses a payload that differs.
         `idempotency_key`: a retry stores one object; bytes and paths are then retried
@@ -86,23 +92,30 @@ class Objects(Surface):
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
         query = [("label", f"{k}:{v}") for k, v in (labels or {}).items()]
-        r = await self._http.request(OBJ_UPLOAD, query=query, content=factory, headers=headers,
-                                     idempotent=replayable and idempotency_key is not None)
+        r = await self._http.request(
+            OBJ_UPLOAD,
+            query=query,
+            content=factory,
+            headers=headers,
+            idempotent=replayable and idempotency_key is not None,
+        )
         return parse(ObjectMeta, r.content)
 
-    async def stream(self, object_id: str, *, start: int | None = None,
-                     end: int | None = None) -> AsyncIterator[bytes]:
+    async def stream(
+        self, object_id: str, *, start: int | None = None, end: int | None = None
+    ) -> AsyncIterator[bytes]:
         """The payload (or bytes start..end inclusive) in chunks, as they arrive."""
-        async with self._http.stream(OBJ_GET, {"object_id": object_id},
-                                     headers=_range(start, end)) as response:
+        async with self._http.stream(
+            OBJ_GET, {"object_id": object_id}, headers=_range(start, end)
+        ) as response:
             async for chunk in response.aiter_bytes():
                 yield chunk
 
-    async def read(self, object_id: str, *, start: int | None = None,
-                   end: int | None = None) -> bytes:
+    async def read(
+        self, object_id: str, *, start: int | None = None, end: int | None = None
+    ) -> bytes:
         """The whole payload (or a range) in memory."""
-        r = await self._http.request(OBJ_GET, {"object_id": object_id},
-                                     headers=_range(start, end))
+        r = await self._http.request(OBJ_GET, {"object_id": object_id}, headers=_range(start, end))
         return r.content
 
     async def download(self, object_id: str, path: str | os.PathLike[str]) -> int:
@@ -126,13 +139,23 @@ class Objects(Surface):
         r = await self._http.request(OBJ_HEAD, {"object_id": object_id})
         return dict(r.headers)
 
-    async def list(self, *, content_type: str | None = None,
-                   labels: dict[str, str] | None = None, created_after: datetime | None = None,
-                   created_before: datetime | None = None, cursor: str | None = None,
-                   limit: int = 100) -> ObjectPage:
+    async def list(
+        self,
+        *,
+        content_type: str | None = None,
+        labels: dict[str, str] | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> ObjectPage:
         query: list[tuple[str, Any]] = [
-            ("content_type", content_type), ("created_after", created_after),
-            ("created_before", created_before), ("cursor", cursor), ("limit", limit)]
+            ("content_type", content_type),
+            ("created_after", created_after),
+            ("created_before", created_before),
+            ("cursor", cursor),
+            ("limit", limit),
+        ]
         query += [("label", f"{k}:{v}") for k, v in (labels or {}).items()]
         r = await self._http.request(OBJ_LIST, query=query)
         return parse(ObjectPage, r.content)
@@ -142,7 +165,10 @@ class Objects(Surface):
 
     async def presign(self, object_id: str, *, expires_in: int = 900) -> PresignedURL:
         """A download URL that works without a token until it expires."""
-        r = await self._http.request(OBJ_PRESIGN, {"object_id": object_id},
-                                     json=body(PresignBody(expires_in=expires_in)),
-                                     idempotent=True)
+        r = await self._http.request(
+            OBJ_PRESIGN,
+            {"object_id": object_id},
+            json=body(PresignBody.model_construct(expires_in=expires_in)),
+            idempotent=True,
+        )
         return parse(PresignedURL, r.content)

@@ -39,9 +39,16 @@ class KV(Surface):
         r = await self._http.request(KV_ITEM_GET, {"namespace": namespace, "key": key})
         return parse(KVRecord, r.content)
 
-    async def put(self, namespace: str, key: str, value: Any, *,
-                  ttl_seconds: int | None = None, if_match: int | str | None = None,
-                  create_only: bool = False) -> KVRecord:
+    async def put(
+        self,
+        namespace: str,
+        key: str,
+        value: Any,
+        *,
+        ttl_seconds: int | None = None,
+        if_match: int | str | None = None,
+        create_only: bool = False,
+    ) -> KVRecord:
         """Write `value` (any JSON). `if_match`: the version the record must still be at
         (PreconditionFailed otherwise); `create_only`: fail if it exists."""
         headers: dict[str, str] = {}
@@ -50,22 +57,29 @@ class KV(Surface):
         if create_only:
             headers["If-None-Match"] = "*"
         r = await self._http.request(
-            KV_ITEM_PUT, {"namespace": namespace, "key": key}, headers=headers,
-            json=body(KVPutBody(value=value, ttl_seconds=ttl_seconds), unset=True),
+            KV_ITEM_PUT,
+            {"namespace": namespace, "key": key},
+            headers=headers,
+            json=body(KVPutBody.model_construct(value=value, ttl_seconds=ttl_seconds), unset=True),
             # A plain overwrite ends in the same state however often it lands.
-            idempotent=not headers)
+            idempotent=not headers,
+        )
         return parse(KVRecord, r.content)
 
-    async def delete(self, namespace: str, key: str, *,
-                     if_match: int | str | None = None) -> None:
+    async def delete(self, namespace: str, key: str, *, if_match: int | str | None = None) -> None:
         headers = {"If-Match": etag(if_match)} if if_match is not None else None
-        await self._http.request(KV_ITEM_DELETE, {"namespace": namespace, "key": key},
-                                 headers=headers)
+        await self._http.request(
+            KV_ITEM_DELETE, {"namespace": namespace, "key": key}, headers=headers
+        )
 
-    async def list(self, namespace: str, *, prefix: str = "", cursor: str | None = None,
-                   limit: int = 100) -> KVPage:
-        r = await self._http.request(KV_LIST, {"namespace": namespace},
-                                     query={"prefix": prefix, "cursor": cursor, "limit": limit})
+    async def list(
+        self, namespace: str, *, prefix: str = "", cursor: str | None = None, limit: int = 100
+    ) -> KVPage:
+        r = await self._http.request(
+            KV_LIST,
+            {"namespace": namespace},
+            query={"prefix": prefix, "cursor": cursor, "limit": limit},
+        )
         return parse(KVPage, r.content)
 
 
@@ -84,20 +98,45 @@ MEM_SESSION_DELETE = route("DELETE", _MEM)
 class Memory(Surface):
     """Working memory with TTL: entries of a session, by id or by key."""
 
-    async def append(self, session_id: str, payload: Any, *, key: str | None = None,
-                     keyspace: str = "default", ttl_seconds: int | None = None) -> MemoryEntry:
+    async def append(
+        self,
+        session_id: str,
+        payload: Any,
+        *,
+        key: str | None = None,
+        keyspace: str = "default",
+        ttl_seconds: int | None = None,
+    ) -> MemoryEntry:
         """A new entry; with `key`, it replaces that key's entry (and is safe to retry)."""
-        model = MemoryWrite(payload=payload, key=key, keyspace=keyspace,
-                            ttl_seconds=ttl_seconds)
-        r = await self._http.request(MEM_WRITE, {"session_id": session_id},
-                                     json=body(model, unset=True), idempotent=key is not None)
+        model = MemoryWrite.model_construct(
+            payload=payload, key=key, keyspace=keyspace, ttl_seconds=ttl_seconds
+        )
+        r = await self._http.request(
+            MEM_WRITE,
+            {"session_id": session_id},
+            json=body(model, unset=True),
+            idempotent=key is not None,
+        )
         return parse(MemoryEntry, r.content)
 
-    async def put(self, session_id: str, key: str, payload: Any, *, keyspace: str = "default",
-                  ttl_seconds: int | None = None) -> MemoryEntry:
-        model = MemoryPut(payload=payload, keyspace=keyspace, ttl_seconds=ttl_seconds)
-        r = await self._http.request(MEM_KEY_PUT, {"session_id": session_id, "key": key},
-                                     json=body(model, unset=True), idempotent=True)
+    async def put(
+        self,
+        session_id: str,
+        key: str,
+        payload: Any,
+        *,
+        keyspace: str = "default",
+        ttl_seconds: int | None = None,
+    ) -> MemoryEntry:
+        model = MemoryPut.model_construct(
+            payload=payload, keyspace=keyspace, ttl_seconds=ttl_seconds
+        )
+        r = await self._http.request(
+            MEM_KEY_PUT,
+            {"session_id": session_id, "key": key},
+            json=body(model, unset=True),
+            idempotent=True,
+        )
         return parse(MemoryEntry, r.content)
 
     async def get(self, session_id: str, entry_id: int) -> MemoryEntry:
@@ -112,11 +151,13 @@ class Memory(Surface):
         r = await self._http.request(MEM_LATEST, {"session_id": session_id})
         return parse(MemoryEntry, r.content)
 
-    async def list(self, session_id: str, *, cursor: str | None = None,
-                   limit: int = 100) -> MemoryPage:
+    async def list(
+        self, session_id: str, *, cursor: str | None = None, limit: int = 100
+    ) -> MemoryPage:
         """Newest first."""
-        r = await self._http.request(MEM_LIST, {"session_id": session_id},
-                                     query={"cursor": cursor, "limit": limit})
+        r = await self._http.request(
+            MEM_LIST, {"session_id": session_id}, query={"cursor": cursor, "limit": limit}
+        )
         return parse(MemoryPage, r.content)
 
     async def delete(self, session_id: str, entry_id: int) -> None:
@@ -145,13 +186,21 @@ VAULT_DESTROY = route("POST", _VAULT_ITEM + "/destroy", slash_params=_NAME)
 class Vault(Surface):
     """Encrypted secrets with versions, soft delete and crypto-erase."""
 
-    async def put(self, name: str, value: str, *, metadata: dict[str, Any] | None = None,
-                  cas: int | None = None, max_versions: int | None = None) -> SecretMetadata:
+    async def put(
+        self,
+        name: str,
+        value: str,
+        *,
+        metadata: dict[str, Any] | None = None,
+        cas: int | None = None,
+        max_versions: int | None = None,
+    ) -> SecretMetadata:
         """A new version (never retried: each write is a version). `cas`: the version
         expected current, 0 = must not exist (PreconditionFailed otherwise)."""
-        model = SecretPutBody(value=value, metadata=metadata, cas=cas, max_versions=max_versions)
-        r = await self._http.request(VAULT_PUT, {"name": name}, json=body(model),
-                                     idempotent=False)
+        model = SecretPutBody.model_construct(
+            value=value, metadata=metadata, cas=cas, max_versions=max_versions
+        )
+        r = await self._http.request(VAULT_PUT, {"name": name}, json=body(model), idempotent=False)
         return parse(SecretMetadata, r.content)
 
     async def get(self, name: str, *, version: int | None = None) -> SecretValue:
@@ -166,11 +215,23 @@ class Vault(Surface):
         r = await self._http.request(VAULT_METADATA, {"name": name})
         return parse(SecretDetail, r.content)
 
-    async def list(self, *, prefix: str = "", include_deleted: bool = False,
-                   cursor: str | None = None, limit: int = 100) -> SecretPage:
-        r = await self._http.request(VAULT_LIST, query={
-            "prefix": prefix, "include_deleted": include_deleted, "cursor": cursor,
-            "limit": limit})
+    async def list(
+        self,
+        *,
+        prefix: str = "",
+        include_deleted: bool = False,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> SecretPage:
+        r = await self._http.request(
+            VAULT_LIST,
+            query={
+                "prefix": prefix,
+                "include_deleted": include_deleted,
+                "cursor": cursor,
+                "limit": limit,
+            },
+        )
         return parse(SecretPage, r.content)
 
     async def delete(self, name: str) -> None:
@@ -183,7 +244,12 @@ class Vault(Surface):
     async def destroy(self, name: str, versions: Sequence[int] | Literal["all"]) -> DestroyResult:
         """Crypto-erase the versions named (or "all"): never readable again."""
         chosen: builtins.list[int] | Literal["all"] = (
-            "all" if versions == "all" else [int(v) for v in versions])
-        r = await self._http.request(VAULT_DESTROY, {"name": name},
-                                     json=body(DestroyBody(versions=chosen)), idempotent=True)
+            "all" if versions == "all" else [int(v) for v in versions]
+        )
+        r = await self._http.request(
+            VAULT_DESTROY,
+            {"name": name},
+            json=body(DestroyBody.model_construct(versions=chosen)),
+            idempotent=True,
+        )
         return parse(DestroyResult, r.content)
