@@ -143,12 +143,16 @@ class FakeStorage:
                 if self.records.pop(rkey, None) is None:
                     return JSONResponse({"detail": "absent"}, status_code=404)
                 return Response(status_code=204)
+            # Read the body first: from here to the write nothing awaits, so a
+            # check-and-set is atomic on this one event loop (as storage's is in SQL).
+            value = (await request.json())["value"]
+            current = self.records.get(rkey)
             if if_none_match == "*" and current is not None:
                 return JSONResponse({"detail": "exists"}, status_code=412)
             if if_match and (current is None or if_match not in ("*", f'"{current[1]}"')):
                 return JSONResponse({"detail": "changed"}, status_code=412)
             version = (current[1] if current else 0) + 1
-            self.records[rkey] = ((await request.json())["value"], version)
+            self.records[rkey] = (value, version)
             return JSONResponse({"namespace": namespace, "key": key, "version": version},
                                 status_code=201 if current is None else 200,
                                 headers={"ETag": f'"{version}"'})

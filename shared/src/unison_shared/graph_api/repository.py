@@ -120,6 +120,10 @@ class TraversalRepository:
             "UNWIND $rows AS row "
             "MATCH (a:Entity {tenant: $tenant, id: row.start_id}) "
             "MATCH (b:Entity {tenant: $tenant, id: row.end_id}) "
+            # Writing the start node first makes concurrent MERGEs of its relationships
+            # take turns (Neo4j: its write lock; ArcadeDB: a conflict, retried), so a
+            # race cannot create the relationship twice.
+            "SET a.updated_at = $now "
             f"MERGE (a)-[r:{_rel(rel_type)}]->(b) "
             "ON CREATE SET r.tenant = $tenant, r.created_at = $now "
             "SET r.updated_at = $now, r += row.props "
