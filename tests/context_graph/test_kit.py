@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from unison_shared.graph import Graph, UnscopedQuery, create_driver
+from unison_shared.graph import Dialect, Graph, UnscopedQuery, create_driver
 from unison_shared.graph_migrations import applied, discover, migrate, migrations_root
 
 from .. import graph_servers
@@ -38,3 +38,16 @@ async def test_unscoped_queries_are_refused(fresh_graph):
         await fresh_graph.run("bad", "MATCH (n) RETURN n", {})
     with pytest.raises(UnscopedQuery):
         await fresh_graph.run("bad", "MATCH (n {tenant: $tenant}) RETURN n", {"tenant": ""})
+
+
+def test_dialect_only_migration_files(tmp_path):
+    for name in ("0001_base.cypher", "0002_x.neo4j.cypher", "0002_x.arcadedb.cypher",
+                 "0003_tail.cypher"):
+        (tmp_path / name).write_text("RETURN 1;")
+    assert [(m.name, m.dialect) for m in discover(tmp_path, Dialect.ARCADEDB)] == [
+        ("0001_base", None), ("0002_x", Dialect.ARCADEDB), ("0003_tail", None)]
+    assert [m.path.name for m in discover(tmp_path, Dialect.NEO4J)] == [
+        "0001_base.cypher", "0002_x.neo4j.cypher", "0003_tail.cypher"]
+    (tmp_path / "bad name.cypher").write_text("")
+    with pytest.raises(ValueError, match="bad name"):
+        discover(tmp_path, Dialect.NEO4J)
