@@ -70,6 +70,7 @@ async def test_graph_killed_and_restarted(cg_settings_factory, alice, fake):
         assert legacy.status_code == 503 and "retry-after" in legacy.headers
         ready = await client.get("/readyz")
         assert ready.status_code == 503 and "graph" in ready.json()["failing"]
+        assert ready.json()["status"] == "unavailable"
         server.start()
         for _ in range(60):
             back = await client.get("/v1/nodes/k1", headers=h)

@@ -18,3 +18,9 @@ async def test_intent_lifecycle_smoke(client, alice):
                          headers=alice.headers)
     assert r.status_code == 200, r.text
     assert r.json()["candidates"][0]["id"] == "agent-1"
+
+
+async def test_readyz_has_the_legacy_status(client):
+    r = await client.get("/readyz")
+    assert r.status_code == 200
+    assert r.json()["status"] == "ok" and r.json()["service"] == "unison-intent-graph"

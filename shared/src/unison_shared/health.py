@@ -52,6 +52,8 @@ def health_router(service_label: str) -> APIRouter:
                    if err is not None and checks[name].critical}
         body = {
             "ready": not failing,
+            # The legacy readiness shape (contract.md): `status` beside `ready`.
+            "status": "ok" if not failing else "unavailable",
             "service": service_label,
             "checks": {name: ("ok" if err is None else f"failing: {err}")
                        for name, err in results},
