@@ -78,10 +78,14 @@ def test_every_model_matches_its_openapi_component(openapi) -> None:
         found = [k for k in components
                  if k.removesuffix("-Output").removesuffix("-Input").split("__")[-1] == name
                  and "compat" not in k]
-        if len({k.removesuffix("-Output").removesuffix("-Input") for k in found}) != 1:
-            problems.append(f"{name}: components {found} in the service's OpenAPI")
+        if not found:
+            problems.append(f"{name}: no such component in the service's OpenAPI")
             continue
-        problems += differences(cls, components[found[0]], components)
+        # Two domains may use one name (metrics' and traces' `Recorded`: the OpenAPI
+        # names them by module): the client's model must match one of them exactly.
+        found_differences = [differences(cls, components[c], components) for c in found]
+        if all(found_differences):
+            problems += [d for ds in found_differences for d in ds]
         checked += 1
     assert problems == []
     assert checked >= 50

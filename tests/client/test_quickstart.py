@@ -46,7 +46,8 @@ def test_quick_start_runs_as_written(live_storage, tmp_path) -> None:
     assert lines[2] == "uploaded: 11 bytes"
     assert lines[3] == "downloaded: b'hello, file'"
     assert lines[4].startswith(f"link: {live_storage}/v1/objects/")
-    assert lines[5] == "not found: no record prefs/missing"
+    assert lines[5] == "nearest: tea"
+    assert lines[6] == "not found: no record prefs/missing"
 
 
 def test_sync_example_runs(live_storage, alice, tmp_path) -> None:

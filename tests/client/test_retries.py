@@ -48,6 +48,8 @@ async def test_only_safe_calls_are_retried(alice) -> None:
             "upload iterator + key": (c.objects.upload(_gen(), idempotency_key="k2"), 1),
             "memory.append keyed": (c.memory.append("s", 1, key="k"), 3),
             "memory.append": (c.memory.append("s", 1), 1),
+            "vectors.upsert": (c.vectors.upsert("c", [{"id": "a", "embedding": [1.0]}]), 3),
+            "vectors.create_collection": (c.vectors.create_collection("c", 1), 1),
         }
         for name, (call, attempts) in calls.items():
             rec.requests.clear()

@@ -15,6 +15,7 @@ from .surfaces.audit_cache import Audit, Cache
 from .surfaces.metrics import Metrics
 from .surfaces.objects import Objects
 from .surfaces.records import KV, Memory, Vault
+from .surfaces.vectors import Vectors
 
 # What `make up` serves when nothing else is configured.
 DEFAULT_URLS = {
@@ -70,6 +71,7 @@ class UnisonClient:
         self.state = ThreadState(self._http)
         self.artifacts = Artifacts(self._http)
         self.metrics = Metrics(self._http)
+        self.vectors = Vectors(self._http)
 
     @property
     def urls(self) -> dict[str, str]:
