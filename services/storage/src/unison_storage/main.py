@@ -43,6 +43,7 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
         from .objects import reconcile
         from .objects.store import create_object_store
         from .sweeper import SweepMetrics, run_sweeper
+        from .workflows.timers import TimerMetrics, run_timers
 
         db = app.state.database
         store = create_object_store(settings)
@@ -59,6 +60,9 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
         if opts.audit_checkpoint_interval_seconds > 0:
             background.append(asyncio.create_task(checkpoints.run_schedule(
                 app.state.services.checkpoints, opts.audit_checkpoint_interval_seconds)))
+        background.append(asyncio.create_task(run_timers(
+            db, opts.workflow_timer_interval_seconds, opts.workflow_timer_batch_size,
+            TimerMetrics(app.state.metrics))))
         if settings.storage.reconcile_interval_seconds > 0:
             background.append(asyncio.create_task(reconcile.run_schedule(
                 db, store, settings.storage, reconcile.ReconcileMetrics(app.state.metrics))))

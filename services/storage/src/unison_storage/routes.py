@@ -23,8 +23,9 @@ from .threads import router as threads
 from .traces import router as traces
 from .vault import router as vault
 from .vectors import router as vectors
+from .workflows import router as workflows
 
 ROUTERS = [m.router for m in (kv, memory, vault, audit, objects, threads, messages, state,
-                              artifacts, metrics, cache, vectors, traces, legacy_kv,
-                              legacy_memory, legacy_vault, legacy_audit, legacy_objects,
+                              artifacts, metrics, cache, vectors, traces, workflows,
+                              legacy_kv, legacy_memory, legacy_vault, legacy_audit, legacy_objects,
                               cortex, cortex_records)]

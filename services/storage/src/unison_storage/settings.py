@@ -79,6 +79,10 @@ class StorageOptions(BaseSettings):
     vector_exact_scan_max_rows: int = Field(default=10_000, ge=1000)
     vector_ef_search: int = Field(default=100, ge=10, le=1000)
     vector_max_scan_tuples: int = Field(default=50_000, ge=1000)
+    # Suspended workflows: how often every replica fires due timers and timeouts
+    # (SKIP LOCKED keeps replicas apart) and how many rows one transaction fires.
+    workflow_timer_interval_seconds: float = Field(default=5.0, gt=0)
+    workflow_timer_batch_size: int = Field(default=500, ge=1)
 
 
 class StorageSettings(ServiceSettings):

@@ -30,6 +30,7 @@ from .threads.service import ThreadService
 from .traces.service import TraceService
 from .vault.service import VaultService
 from .vectors.service import VectorService
+from .workflows.service import WorkflowService
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Services:
     cache: CacheService
     vectors: VectorService
     traces: TraceService
+    workflows: WorkflowService
 
 
 def presign_key(settings: StorageSettings, keyring: Keyring) -> bytes:
@@ -96,4 +98,5 @@ def build_services(settings: StorageSettings, db: Database, redis: Redis | None,
         vectors=VectorService(db, opts),
         traces=TraceService(payloads, opts.traces_inline_attribute_bytes,
                             opts.traces_max_spans_per_request),
+        workflows=WorkflowService(keys, opts),
     )

@@ -1,0 +1,1 @@
+"""Suspended workflows: paused mid-way, resumed once their conditions hold."""
