@@ -20,8 +20,27 @@ from .settings import StorageSettings
 from .wiring import build_services
 
 SERVICE_LABEL = "unison-storage"
+
+
+class StreamingRoutes(frozenset[tuple[str, str]]):
+    """The (method, path) pairs whose bodies stream (exempt from the body cap and from
+    the identity rule's JSON parse): exact pairs, plus a PUT of any path under a prefix.
+    The kit matches these by `in` on the request's exact (method, path), and a file's
+    path is a path parameter, so membership, not the stored pairs, says "under
+    /v1/files/"."""
+
+    prefixes: tuple[tuple[str, str], ...] = (("PUT", "/v1/files/"),)
+
+    def __contains__(self, item: object) -> bool:
+        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], str) and any(
+                item[0] == method and item[1].startswith(prefix)
+                for method, prefix in self.prefixes):
+            return True
+        return super().__contains__(item)
+
+
 # Uploads stream to the object store and enforce their own size limits while streaming.
-STREAMING_ROUTES = frozenset({("POST", "/v1/objects")})
+STREAMING_ROUTES = StreamingRoutes({("POST", "/v1/objects")})
 
 
 def create_app(settings: StorageSettings | None = None) -> FastAPI:

@@ -16,6 +16,7 @@ from .audit.checkpoints import CheckpointService
 from .audit.service import AuditService
 from .audit.signing import SigningKey
 from .cache.service import CacheService
+from .files.service import FileService
 from .keys.service import DataKeyService
 from .kv.service import KVService
 from .memory.service import MemoryService
@@ -51,6 +52,7 @@ class Services:
     metrics: MetricService
     cache: CacheService
     vectors: VectorService
+    files: FileService
     traces: TraceService
     workflows: WorkflowService
 
@@ -79,6 +81,7 @@ def build_services(settings: StorageSettings, db: Database, redis: Redis | None,
     keys = DataKeyService(keyring, keyring_reloader(settings))
     audit = AuditService(db)
     payloads = Payloads(db, store)
+    objects = ObjectService(db, store, opts, presign_key(settings, keyring))
     return Services(
         db=db,
         redis=redis,
@@ -88,7 +91,7 @@ def build_services(settings: StorageSettings, db: Database, redis: Redis | None,
         audit=audit,
         checkpoints=CheckpointService(db, signing_key),
         vault=VaultService(db, keys, audit, opts.vault_max_versions),
-        objects=ObjectService(db, store, opts, presign_key(settings, keyring)),
+        objects=objects,
         threads=ThreadService(payloads, opts.max_json_bytes),
         messages=MessageService(db, payloads, opts),
         state=StateService(payloads, keys, opts),
@@ -96,6 +99,7 @@ def build_services(settings: StorageSettings, db: Database, redis: Redis | None,
         metrics=MetricService(),
         cache=CacheService(redis, opts),
         vectors=VectorService(db, opts),
+        files=FileService(db, objects, payloads),
         traces=TraceService(payloads, opts.traces_inline_attribute_bytes,
                             opts.traces_max_spans_per_request),
         workflows=WorkflowService(keys, opts),

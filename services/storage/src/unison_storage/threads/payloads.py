@@ -41,7 +41,9 @@ _STILL_REFERENCED = (
     "OR EXISTS (SELECT 1 FROM thread_artifacts WHERE tenant_id = $1 AND object_id = $2) "
     # A trace span keeps an offloaded attribute value as {"$object": id} (traces/).
     "OR EXISTS (SELECT 1 FROM trace_spans WHERE tenant_id = $1 AND jsonb_path_exists("
-    "attributes, '$.* ? (@.\"$object\" == $id)', jsonb_build_object('id', $2::text)))")
+    "attributes, '$.* ? (@.\"$object\" == $id)', jsonb_build_object('id', $2::text))) "
+    # A file path names its latest object (files/).
+    "OR EXISTS (SELECT 1 FROM files WHERE tenant_id = $1 AND object_id = $2)")
 _LOCK = "SELECT storage_key FROM objects WHERE tenant_id = $1 AND id = $2 FOR UPDATE"
 _INSERT = ("INSERT INTO objects AS o (tenant_id, id, person_id, filename, content_type, "
            "size_bytes, sha256, labels, storage_key) "

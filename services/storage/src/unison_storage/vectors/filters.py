@@ -117,7 +117,7 @@ def compile_filter(spec: dict[str, Any] | None, offset: int) -> Compiled:
     if len(spec) > MAX_CONDITIONS:
         raise ValidationFailed(f"filter: at most {MAX_CONDITIONS} fields")
     for name, value in spec.items():
-        if not name or len(name) > 256 or name.startswith("$"):
+        if not name or len(name) > 256 or name.startswith("$") or "\x00" in name:
             raise ValidationFailed(f"filter: {name[:32]!r} is not a metadata field name")
         if isinstance(value, dict) and value and all(k.startswith("$") for k in value):
             _operators(out, name, value)

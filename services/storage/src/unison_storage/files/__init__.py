@@ -1,0 +1,1 @@
+"""Path-addressed files: a path names the latest object stored under it."""
