@@ -6,3 +6,7 @@ CREATE ROLE unison_app LOGIN PASSWORD 'unison_app' NOSUPERUSER NOBYPASSRLS;
 CREATE ROLE unison_system LOGIN PASSWORD 'unison_system' NOSUPERUSER NOBYPASSRLS;
 CREATE DATABASE storage OWNER unison;
 CREATE DATABASE context OWNER unison;
+-- pgvector's extension is not trusted: the superuser creates it, storage's migration
+-- only checks that it is there.
+\connect storage
+CREATE EXTENSION IF NOT EXISTS vector;
