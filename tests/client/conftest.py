@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.context import conftest as context_fixtures
 from tests.storage import conftest as storage_fixtures
 from unison_client import UnisonClient
 from unison_shared.testing import Caller
@@ -18,6 +19,9 @@ storage_db_url = storage_fixtures.storage_db_url
 storage_env = storage_fixtures.storage_env
 storage_app = storage_fixtures.storage_app
 live_storage = storage_fixtures.live_storage
+context_db_url = context_fixtures.context_db_url
+context_env = context_fixtures.context_env
+context_app = context_fixtures.context_app
 
 MakeClient = Callable[..., UnisonClient]
 

@@ -12,6 +12,7 @@ from .models import WhoAmI
 from .surfaces._base import parse
 from .surfaces.agent import Artifacts, Messages, Threads, ThreadState
 from .surfaces.audit_cache import Audit, Cache
+from .surfaces.context import Conversations, Dashboards, Profiles
 from .surfaces.metrics import Metrics
 from .surfaces.objects import Objects
 from .surfaces.records import KV, Memory, Vault
@@ -72,6 +73,10 @@ class UnisonClient:
         self.artifacts = Artifacts(self._http)
         self.metrics = Metrics(self._http)
         self.vectors = Vectors(self._http)
+        # The context service (UNISON_CONTEXT_URL).
+        self.profiles = Profiles(self._http)
+        self.dashboards = Dashboards(self._http)
+        self.conversations = Conversations(self._http)
 
     @property
     def urls(self) -> dict[str, str]:
