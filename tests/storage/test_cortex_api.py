@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 from unison_shared.testing import Caller
 
 S = "/storage"
-ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+# What datetime.fromisoformat reads on every Python (an offset, never "Z").
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00$")
 
 
 async def _session(client, caller, **body):
@@ -166,7 +167,7 @@ async def test_artifacts(client, alice):
                           headers=alice.headers)
     assert a.status_code == 200, a.text
     art = a.json()
-    assert re.fullmatch(r"artifact_[0-9a-f]{16}", art["id"])
+    assert re.fullmatch(r"artifact_[0-9a-f]{16}", art["id"]) and ISO.match(art["created_at"])
     assert {k: art[k] for k in ("session_id", "name", "type", "path", "size", "metadata")} == {
         "session_id": sid, "name": "out.csv", "type": "file", "path": "/tmp/out.csv",
         "size": 12, "metadata": {"x": 1}}
@@ -208,6 +209,7 @@ async def test_metrics(client, make_caller):
     m = r.json()
     assert re.fullmatch(r"metric_[0-9a-f]{16}", m["id"]) and m["value"] == 12.5
     assert m["session_id"] == sid and m["labels"] == {"tool": "search"}
+    assert ISO.match(m["timestamp"])
     tokens = await client.post(f"{S}/metrics", json={
         "entity_type": "agent", "entity_name": "cortex", "metric_name": "tokens", "value": 3,
         "timestamp": old, "labels": {"n": 2, "ok": True, "none": None}}, headers=carol.headers)
@@ -240,6 +242,7 @@ async def test_cache(client, alice):
     assert r.status_code == 200, r.text
     e = r.json()
     assert e["key"] == "k1" and e["value"] == {"a": 1} and e["ttl"] == 60
+    assert ISO.match(e["created_at"]) and ISO.match(e["accessed_at"])
     got = (await client.get(f"{S}/cache/k1", headers=alice.headers)).json()
     assert got["value"] == {"a": 1} and got["accessed_at"] >= e["accessed_at"]
     assert set(got) >= {"key", "value", "ttl", "created_at", "accessed_at"}

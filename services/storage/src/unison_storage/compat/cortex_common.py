@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PlainSerializer
 
 from unison_shared.compiled_routes import CompiledRoute
 
@@ -53,6 +53,11 @@ def cortex_router() -> APIRouter:
     return APIRouter(prefix="/storage", tags=["cortex-prime"], route_class=CortexRoute)
 
 
+# Replies carry times as `datetime.isoformat()` writes them (`+00:00`, never `Z`), which
+# every Python's `datetime.fromisoformat` reads (before 3.11 it refuses `Z`).
+IsoTime = Annotated[datetime, PlainSerializer(lambda at: at.isoformat(), return_type=str)]
+
+
 def as_utc(at: datetime | None) -> datetime | None:
     """Cortex-Prime clients send naive ISO times meaning UTC."""
     if at is None or at.tzinfo is not None:
@@ -67,8 +72,8 @@ class Session(BaseModel):
     id: str
     agent_name: str
     user_id: str
-    created_at: datetime
-    updated_at: datetime
+    created_at: IsoTime
+    updated_at: IsoTime
     status: SessionStatus
     metadata: dict[str, Any]
     title: str | None = None
@@ -87,7 +92,7 @@ class Message(BaseModel):
     session_id: str
     role: Literal["user", "assistant", "system", "tool"]
     content: str
-    timestamp: datetime
+    timestamp: IsoTime
     metadata: dict[str, Any]
     seq: int
     parent_message_id: str | None = None
@@ -106,7 +111,7 @@ class Artifact(BaseModel):
     type: str
     path: str
     size: int
-    created_at: datetime
+    created_at: IsoTime
     metadata: dict[str, Any]
     content_type: str
     sha256: str | None

@@ -25,7 +25,7 @@ from ..metrics.repository import MetricFilter
 from ..metrics.schemas import Label, MetricIn, Short
 from ..objects.schemas import ObjectId
 from ..threads.schemas import RecordId
-from .cortex_common import Artifact, artifact, as_utc, cortex_router
+from .cortex_common import Artifact, IsoTime, artifact, as_utc, cortex_router
 
 router = cortex_router()
 
@@ -37,7 +37,7 @@ Text = Annotated[str | None, Query(max_length=256)]
 class AgentState(BaseModel):
     session_id: str
     data: dict[str, Any]
-    updated_at: datetime
+    updated_at: IsoTime
     version: int = 0
 
 
@@ -64,7 +64,7 @@ class Metric(BaseModel):
     session_id: str | None
     metric_name: str
     value: float
-    timestamp: datetime
+    timestamp: IsoTime
     labels: dict[str, str]
 
 
@@ -83,9 +83,9 @@ class CacheEntry(BaseModel):
     key: str
     value: Any
     ttl: int
-    created_at: datetime
-    accessed_at: datetime
-    expires_at: datetime
+    created_at: IsoTime
+    accessed_at: IsoTime
+    expires_at: IsoTime
 
 
 class CachePut(BaseModel):
