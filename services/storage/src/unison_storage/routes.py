@@ -13,6 +13,7 @@ from .compat import kv as legacy_kv
 from .compat import memory as legacy_memory
 from .compat import objects as legacy_objects
 from .compat import vault as legacy_vault
+from .evals import router as evals
 from .files import router as files
 from .kv import router as kv
 from .memory import router as memory
@@ -27,6 +28,6 @@ from .vectors import router as vectors
 from .workflows import router as workflows
 
 ROUTERS = [m.router for m in (kv, memory, vault, audit, objects, threads, messages, state,
-                              artifacts, metrics, cache, vectors, files, traces, workflows,
-                              legacy_kv, legacy_memory, legacy_vault, legacy_audit, legacy_objects,
-                              cortex, cortex_records)]
+                              artifacts, metrics, cache, vectors, files, traces, evals,
+                              workflows, legacy_kv, legacy_memory, legacy_vault, legacy_audit,
+                              legacy_objects, cortex, cortex_records)]

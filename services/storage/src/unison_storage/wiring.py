@@ -28,6 +28,7 @@ from .settings import StorageSettings
 from .state.service import StateService
 from .threads.payloads import Payloads
 from .threads.service import ThreadService
+from .evals.service import EvalService
 from .traces.service import TraceService
 from .vault.service import VaultService
 from .vectors.service import VectorService
@@ -54,6 +55,7 @@ class Services:
     vectors: VectorService
     files: FileService
     traces: TraceService
+    evals: EvalService
     workflows: WorkflowService
 
 
@@ -102,5 +104,6 @@ def build_services(settings: StorageSettings, db: Database, redis: Redis | None,
         files=FileService(db, objects, payloads),
         traces=TraceService(payloads, opts.traces_inline_attribute_bytes,
                             opts.traces_max_spans_per_request),
+        evals=EvalService(opts.max_json_bytes),
         workflows=WorkflowService(keys, opts),
     )

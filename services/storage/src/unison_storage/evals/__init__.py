@@ -1,0 +1,1 @@
+"""Evaluations: datasets with items, runs, scores, summaries and run comparisons."""
