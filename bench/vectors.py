@@ -141,14 +141,16 @@ async def raw_sql(dsn: str, body: dict[str, Any], conc: int, seconds: float,
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             t0 = time.perf_counter()
-            async with conn.transaction():
-                await repo.find_collection(conn, household, person, "bench", None)
-                n = await repo.count_matching(conn, household, coll.id, where, exact_max + 1)
-                exact = n <= exact_max
-                if not exact:
-                    await repo.use_hnsw(conn, 100, 50_000)
+            await repo.find_collection(conn, household, person, "bench", None)
+            n = await repo.count_matching(conn, household, coll.id, where, exact_max + 1)
+            if n <= exact_max:
                 await repo.nearest(conn, household, coll, body["embedding"], where,
-                                   body["limit"], exact, False)
+                                   body["limit"], True, False)
+            else:
+                async with conn.transaction():
+                    await repo.use_hnsw(conn, 100, 50_000)
+                    await repo.nearest(conn, household, coll, body["embedding"], where,
+                                       body["limit"], False, False)
             latencies.append(time.perf_counter() - t0)
         await conn.close()
 

@@ -81,12 +81,13 @@ async def _plans(db: Any, caller: Any, name: str, query: list[float]) -> dict[st
         plans["id"] = coll.id
         await repo.use_vectors(conn)
         await repo.use_hnsw(conn, 100, 50_000)
-        for label, exact in (("hnsw", False), ("exact", True)):
-            if exact:
-                await repo.use_exact(conn)
-            rows = await conn.fetch("EXPLAIN " + repo.nearest_sql(coll, where, exact, False),
-                                    caller.household_id, query, 10, *where.args)
-            plans[label] = "\n".join(r[0] for r in rows)
+        rows = await conn.fetch("EXPLAIN " + repo.nearest_sql(coll, where, False, False),
+                                caller.household_id, query, 10, *where.args)
+        plans["hnsw"] = "\n".join(r[0] for r in rows)
+    async with db.pool.connection((caller.household_id, caller.person_id)) as conn:
+        rows = await conn.fetch("EXPLAIN " + repo.nearest_sql(coll, where, True, False),
+                                caller.household_id, query, 10, *where.args)
+        plans["exact"] = "\n".join(r[0] for r in rows)
     return plans
 
 

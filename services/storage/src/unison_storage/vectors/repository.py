@@ -192,10 +192,6 @@ async def use_hnsw(pg: asyncpg.Connection, ef_search: int, max_scan_tuples: int)
         "set_config('enable_sort', 'off', true)", str(ef_search), str(max_scan_tuples))
 
 
-async def use_exact(pg: asyncpg.Connection) -> None:
-    await pg.execute("SELECT set_config('enable_sort', 'on', true)")
-
-
 async def nearest(pg: asyncpg.Connection, tenant: str, coll: CollectionRow,
                   query: list[float], where: Compiled, limit: int, exact: bool,
                   with_embedding: bool) -> list[Hit]:

@@ -11,10 +11,11 @@ Completeness of a filtered search (`exhaustive` in every reply):
 
 1. Count the documents the filter matches, stopping at `vector_exact_scan_max_rows`+1.
    At most that many: compare them all (an exact scan, no index): exhaustive.
-2. More: the HNSW index with `hnsw.iterative_scan = relaxed_order` (SET LOCAL, in the
-   search's transaction), which keeps scanning the graph until `limit` rows pass the
-   filter or `hnsw.max_scan_tuples` is reached; the outer query restores exact order.
-   Approximate, so not exhaustive.
+2. More: the HNSW index with `hnsw.iterative_scan = relaxed_order` (SET LOCAL, in a
+   transaction around that one statement), which keeps scanning the graph until
+   `limit` rows pass the filter or `hnsw.max_scan_tuples` is reached; the outer query
+   restores exact order. Approximate, so not exhaustive. (Everything else runs in
+   autocommit: one round trip a statement.)
 3. If that still returns fewer than `limit` (more than the threshold match, so more
    exist), fall back to the exact scan: a reply never silently holds fewer than
    `limit` results while more matching documents exist.
@@ -187,7 +188,9 @@ class VectorService:
         if mode != "vector" and body.text is None:
             raise ValidationFailed(f"text: required in mode '{mode}'")
         with_emb = body.include_embedding
-        async with self.db.transaction(ctx) as conn:
+        # Autocommit (one round trip a statement); only the index path needs a
+        # transaction, for its SET LOCALs, and opens one (_nearest).
+        async with self.db.statement(ctx) as conn:
             coll = await self._find(conn, ctx, name, shared)
             if body.embedding is not None:
                 check_embedding(coll, body.embedding, "embedding")
@@ -222,12 +225,12 @@ class VectorService:
         if matching <= cap:
             return (await repo.nearest(conn, ctx.tenant_id, coll, query, where, limit,
                                        True, with_emb), True, "exact")
-        await repo.use_hnsw(conn, min(1000, max(self.options.vector_ef_search, limit)),
-                            self.options.vector_max_scan_tuples)
-        hits = await repo.nearest(conn, ctx.tenant_id, coll, query, where, limit, False,
-                                  with_emb)
+        async with conn.transaction():
+            await repo.use_hnsw(conn, min(1000, max(self.options.vector_ef_search, limit)),
+                                self.options.vector_max_scan_tuples)
+            hits = await repo.nearest(conn, ctx.tenant_id, coll, query, where, limit, False,
+                                      with_emb)
         if len(hits) < limit:  # more than `cap` >= limit documents match: finish exactly
-            await repo.use_exact(conn)
             return (await repo.nearest(conn, ctx.tenant_id, coll, query, where, limit,
                                        True, with_emb), True, "exact")
         return hits, False, "hnsw"
