@@ -62,6 +62,8 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
         from .objects import reconcile
         from .objects.store import create_object_store
         from .sweeper import SweepMetrics, run_sweeper
+        from .retention.service import MaintenanceMetrics
+        from .retention.service import run_schedule as run_maintenance
         from .workflows.timers import TimerMetrics, run_timers
 
         db = app.state.database
@@ -82,6 +84,10 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
         background.append(asyncio.create_task(run_timers(
             db, opts.workflow_timer_interval_seconds, opts.workflow_timer_batch_size,
             TimerMetrics(app.state.metrics))))
+        if opts.retention_interval_seconds > 0:
+            background.append(asyncio.create_task(run_maintenance(
+                app.state.services.retention, opts.retention_interval_seconds,
+                MaintenanceMetrics(app.state.metrics))))
         if settings.storage.reconcile_interval_seconds > 0:
             background.append(asyncio.create_task(reconcile.run_schedule(
                 db, store, settings.storage, reconcile.ReconcileMetrics(app.state.metrics))))

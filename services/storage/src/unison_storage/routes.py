@@ -20,6 +20,7 @@ from .memory import router as memory
 from .messages import router as messages
 from .metrics import router as metrics
 from .objects import router as objects
+from .retention import router as retention
 from .state import router as state
 from .threads import router as threads
 from .traces import router as traces
@@ -29,5 +30,5 @@ from .workflows import router as workflows
 
 ROUTERS = [m.router for m in (kv, memory, vault, audit, objects, threads, messages, state,
                               artifacts, metrics, cache, vectors, files, traces, evals,
-                              workflows, legacy_kv, legacy_memory, legacy_vault, legacy_audit,
-                              legacy_objects, cortex, cortex_records)]
+                              workflows, retention, legacy_kv, legacy_memory, legacy_vault,
+                              legacy_audit, legacy_objects, cortex, cortex_records)]

@@ -83,6 +83,13 @@ class StorageOptions(BaseSettings):
     # (SKIP LOCKED keeps replicas apart) and how many rows one transaction fires.
     workflow_timer_interval_seconds: float = Field(default=5.0, gt=0)
     workflow_timer_batch_size: int = Field(default=500, ge=1)
+    # Retention: days kept per data class (a tenant may override them), rows per
+    # maintenance batch, and how often the scheduled run starts (0 = only on demand,
+    # POST /v1/maintenance/run); one run at a time across replicas.
+    retention_days: dict[str, int] = Field(default_factory=lambda: {
+        "traces": 7, "threads": 30, "workflows": 365, "metrics": 90, "memory": 30})
+    retention_batch_size: int = Field(default=1000, ge=1)
+    retention_interval_seconds: float = Field(default=3600.0, ge=0)
 
 
 class StorageSettings(ServiceSettings):

@@ -24,6 +24,7 @@ from .messages.service import MessageService
 from .metrics.service import MetricService
 from .objects.service import ObjectService
 from .objects.store import ObjectStore
+from .retention.service import RetentionService
 from .settings import StorageSettings
 from .state.service import StateService
 from .threads.payloads import Payloads
@@ -57,6 +58,7 @@ class Services:
     traces: TraceService
     evals: EvalService
     workflows: WorkflowService
+    retention: RetentionService
 
 
 def presign_key(settings: StorageSettings, keyring: Keyring) -> bytes:
@@ -106,4 +108,6 @@ def build_services(settings: StorageSettings, db: Database, redis: Redis | None,
                             opts.traces_max_spans_per_request),
         evals=EvalService(opts.max_json_bytes),
         workflows=WorkflowService(keys, opts),
+        retention=RetentionService(db, payloads, opts.retention_days,
+                                   opts.retention_batch_size),
     )

@@ -1,0 +1,104 @@
+"""The data classes retention expires, each as the SQL of one bounded batch.
+
+A batch is one statement (threads: three) in a system transaction that takes at most
+`batch` expired rows with `FOR UPDATE SKIP LOCKED` and deletes them, returning per row
+its tenant, its size (`pg_column_size`) and the payload objects it referenced. A row's
+age limit is its tenant's policy (`retention_policies`), else the default. The audit
+log is no class: retention never touches it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# The policy of the row's tenant for the class, else the default ($2), in days.
+_LIMIT = ("now() - make_interval(days => COALESCE((SELECT p.days FROM retention_policies p "
+          "WHERE p.tenant_id = t.tenant_id AND p.data_class = $1), $2::integer))")
+
+
+@dataclass(frozen=True)
+class DataClass:
+    name: str
+    table: str
+    age: str  # the column (or expression on `t`) a row's age counts from
+    where: str = "true"  # which rows the class covers at all
+    objects: str = "ARRAY[]::text[]"  # the payload objects a row references
+
+    @property
+    def expired(self) -> str:
+        return f"FROM {self.table} t WHERE {self.where} AND {self.age} < {_LIMIT}"
+
+    def batch_sql(self) -> str:
+        """$1 class, $2 default days, $3 batch size."""
+        return (f"WITH doomed AS MATERIALIZED (SELECT t.ctid AS row_id {self.expired} "
+                "LIMIT $3 FOR UPDATE SKIP LOCKED) "
+                f"DELETE FROM {self.table} t USING doomed WHERE t.ctid = doomed.row_id "
+                f"RETURNING t.tenant_id, pg_column_size(t.*), {self.objects}")
+
+    @property
+    def size(self) -> str:
+        return "pg_column_size(t.*)"
+
+    def count_sql(self) -> str:
+        """Dry run ($1 class, $2 default days): rows, their bytes, and the objects they
+        reference with their bytes (an upper bound of what a run frees: another record
+        may still reference one)."""
+        return (f"WITH doomed AS (SELECT t.tenant_id, {self.size} AS size, "
+                f"{self.objects} AS objs {self.expired}), "
+                "refs AS (SELECT DISTINCT d.tenant_id, u.id FROM doomed d, "
+                "unnest(d.objs) u(id)) "
+                "SELECT (SELECT count(*) FROM doomed), "
+                "(SELECT COALESCE(sum(size), 0) FROM doomed), "
+                "(SELECT count(*) FROM refs r JOIN objects o "
+                " ON o.tenant_id = r.tenant_id AND o.id = r.id), "
+                "(SELECT COALESCE(sum(o.size_bytes), 0) FROM refs r JOIN objects o "
+                " ON o.tenant_id = r.tenant_id AND o.id = r.id)")
+
+
+_SPAN_OBJECTS = ("ARRAY(SELECT v ->> '$object' FROM jsonb_each(t.attributes) e(k, v) "
+                 "WHERE jsonb_typeof(v) = 'object' AND v ? '$object')")
+_THREAD_OBJECTS = (
+    "ARRAY(SELECT content_object_id FROM thread_messages m WHERE m.tenant_id = t.tenant_id "
+    "AND m.thread_id = t.id AND content_object_id IS NOT NULL "
+    "UNION SELECT object_id FROM thread_state_versions s WHERE s.tenant_id = t.tenant_id "
+    "AND s.thread_id = t.id AND object_id IS NOT NULL "
+    "UNION SELECT object_id FROM thread_artifacts a WHERE a.tenant_id = t.tenant_id "
+    "AND a.thread_id = t.id AND object_id IS NOT NULL)")
+# A thread's size: its row and every record the delete cascades to.
+_THREAD_BYTES = (
+    "(SELECT COALESCE(sum(pg_column_size(m.*)), 0) FROM thread_messages m "
+    "WHERE m.tenant_id = t.tenant_id AND m.thread_id = t.id) + "
+    "(SELECT COALESCE(sum(pg_column_size(s.*)), 0) FROM thread_state_versions s "
+    "WHERE s.tenant_id = t.tenant_id AND s.thread_id = t.id) + "
+    "(SELECT COALESCE(sum(pg_column_size(a.*)), 0) FROM thread_artifacts a "
+    "WHERE a.tenant_id = t.tenant_id AND a.thread_id = t.id)")
+
+
+@dataclass(frozen=True)
+class ThreadClass(DataClass):
+    """Threads expire 30 days (by default) after their last activity (a message, a state
+    write or a change moves `updated_at`), with everything in them."""
+
+    def batch_sql(self) -> str:
+        return (f"WITH doomed AS MATERIALIZED (SELECT t.tenant_id, t.id, "
+                f"{self.size} AS size, {self.objects} AS objs "
+                f"{self.expired} LIMIT $3 FOR UPDATE SKIP LOCKED), "
+                "gone AS (DELETE FROM threads t USING doomed "
+                "WHERE t.tenant_id = doomed.tenant_id AND t.id = doomed.id "
+                "RETURNING t.tenant_id, t.id) "
+                "SELECT d.tenant_id, d.size, d.objs FROM doomed d "
+                "JOIN gone g ON g.tenant_id = d.tenant_id AND g.id = d.id")
+
+    @property
+    def size(self) -> str:
+        return f"pg_column_size(t.*) + {_THREAD_BYTES}"
+
+
+CLASSES: dict[str, DataClass] = {c.name: c for c in (
+    DataClass("traces", "trace_spans", "t.start_time", objects=_SPAN_OBJECTS),
+    ThreadClass("threads", "threads", "t.updated_at", objects=_THREAD_OBJECTS),
+    DataClass("workflows", "workflows", "t.finished_at",
+              where="t.status IN ('resumed', 'rejected', 'cancelled')"),
+    DataClass("metrics", "agent_metrics", "t.ts"),
+    DataClass("memory", "memory_entries", "t.created_at"),
+)}
