@@ -18,6 +18,7 @@ from .errors import ConnectionError, error_from_response, error_from_transport
 from .tracing import outgoing
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+_DOTS = {".": "%2E", "..": "%2E%2E"}
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,14 @@ class Route:
     def path(self, params: Mapping[str, str | int]) -> str:
         out = self.template
         for name, value in params.items():
-            safe = "/" if name in self.slash_params else ""
-            out = out.replace("{" + name + "}", quote(str(value), safe=safe))
+            if name in self.slash_params:
+                # Dot segments escaped, so the URL is not normalised on the way (a/../b
+                # would silently become b): the service sees the path and judges it.
+                encoded = "/".join(_DOTS.get(seg, quote(seg, safe=""))
+                                   for seg in str(value).split("/"))
+            else:
+                encoded = quote(str(value), safe="")
+            out = out.replace("{" + name + "}", encoded)
         return out
 
 

@@ -13,6 +13,7 @@ from .surfaces._base import parse
 from .surfaces.agent import Artifacts, Messages, Threads, ThreadState
 from .surfaces.audit_cache import Audit, Cache
 from .surfaces.context import Conversations, Dashboards, Profiles
+from .surfaces.files import Files
 from .surfaces.metrics import Metrics
 from .surfaces.objects import Objects
 from .surfaces.records import KV, Memory, Vault
@@ -66,6 +67,7 @@ class UnisonClient:
         self.vault = Vault(self._http)
         self.audit = Audit(self._http)
         self.objects = Objects(self._http)
+        self.files = Files(self._http)
         self.cache = Cache(self._http)
         self.threads = Threads(self._http)
         self.messages = Messages(self._http)

@@ -80,9 +80,9 @@ class _Blocking:
 class SyncUnisonClient:
     """UnisonClient for code without an event loop; same arguments."""
 
-    SURFACES = ("kv", "memory", "vault", "audit", "objects", "cache", "threads", "messages",
-                "state", "artifacts", "metrics", "vectors", "profiles", "dashboards",
-                "conversations")
+    SURFACES = ("kv", "memory", "vault", "audit", "objects", "files", "cache", "threads",
+                "messages", "state", "artifacts", "metrics", "vectors", "profiles",
+                "dashboards", "conversations")
 
     def __init__(self, **kwargs: Any) -> None:
         self._loop = _Loop()

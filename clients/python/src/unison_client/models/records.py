@@ -227,3 +227,30 @@ class CacheDeleted(Model):
 
 class CacheCleanup(Model):
     deleted: int
+
+
+# --- files -----------------------------------------------------------------------------
+class FileMeta(Model):
+    path: str
+    object_id: str
+    size_bytes: int
+    content_type: str
+    sha256: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class FilePage(Model):
+    items: list[FileMeta]
+    common_prefixes: list[str]
+    next_cursor: str | None
+
+
+class FilePresign(Model):
+    path: str
+    expires_in: int = 900
+
+
+class FileDeleted(Model):
+    path: str
+    payload_deleted: bool
