@@ -23,6 +23,7 @@ from .errors import (
     UnisonError,
     ValidationError,
 )
+from .paging import iterate
 from .sync import SyncUnisonClient
 from .tracing import trace_context
 
@@ -40,5 +41,6 @@ __all__ = [
     "UnisonClient",
     "UnisonError",
     "ValidationError",
+    "iterate",
     "trace_context",
 ]
