@@ -46,7 +46,7 @@ async def test_policies_defaults_overrides_and_bad_input(app_and_client, make_ca
     got = {p["data_class"]: p for p in (await c.get(P, headers=plain.headers)).json()["items"]}
     assert got["traces"] == {"data_class": "traces", "days": 7, "default_days": 7,
                              "source": "default"}
-    assert set(got) == {"traces", "threads", "workflows", "metrics", "memory"}
+    assert set(got) == {"traces", "threads", "evals", "workflows", "metrics", "memory"}
     assert (await c.put(P, headers=plain.headers, json={"traces": 3})).status_code == 403
     r = await c.put(P, headers=admin.headers, json={"traces": 3, "workflows": 10})
     assert r.status_code == 200, r.text
@@ -92,19 +92,30 @@ async def seed(c, caller, old: datetime, url: str) -> None:
         "timestamp": old.isoformat()})
     await c.post("/v1/memory/sessions/s1/entries", headers=h, json={"payload": {"x": 1}})
     await c.put("/v1/vault/secrets/s", headers=h, json={"value": "v"})  # audit events
+    ds = (await c.post("/v1/evals/datasets", headers=h, json={"name": "qa"})).json()["id"]
+    await c.post(f"/v1/evals/datasets/{ds}/items", headers=h,
+                 json={"items": [{"id": "i1", "input": "q"}]})
+    run = (await c.post("/v1/evals/runs", headers=h,
+                        json={"dataset_id": ds, "model_name": "m"})).json()["id"]
+    r = await c.post(f"/v1/evals/runs/{run}/scores", headers=h,
+                     json={"scores": [{"item_id": "i1", "metric": "acc", "value": 1}]})
+    assert r.is_success, r.text
     t = caller.household_id
     await system_fetch(url, "UPDATE threads SET updated_at = $2 WHERE tenant_id = $1", t, old)
     await system_fetch(url, "UPDATE workflows SET finished_at = now() - interval '400 days' "
                        "WHERE tenant_id = $1", t)
     await system_fetch(url, "UPDATE memory_entries SET created_at = $2 WHERE tenant_id = $1",
                        t, old)
+    await system_fetch(url, "UPDATE eval_datasets SET created_at = $2 WHERE tenant_id = $1",
+                       t, old)
+    await system_fetch(url, "UPDATE eval_runs SET started_at = $2 WHERE tenant_id = $1", t, old)
     assert msg["content_bytes"] == 70_000
 
 
 async def counts(url: str, tenant: str) -> dict[str, int]:
     out = {}
     for table in ("trace_spans", "threads", "thread_messages", "workflows", "agent_metrics",
-                  "memory_entries", "audit_events", "objects"):
+                  "memory_entries", "audit_events", "objects", "eval_datasets", "eval_scores"):
         rows = await system_fetch(url, f"SELECT count(*) FROM {table} WHERE tenant_id = $1",
                                   tenant)
         out[table] = rows[0][0]
@@ -149,6 +160,8 @@ async def test_dry_run_then_a_run_that_crashes_between_batches_then_finishes(
     assert after["trace_spans"] == 1  # the fresh one
     assert after["threads"] == after["thread_messages"] == after["workflows"] == 0
     assert after["agent_metrics"] == after["memory_entries"] == after["objects"] == 0
+    assert after["eval_datasets"] == after["eval_scores"] == 0 < before["eval_scores"]
+    assert report["evals"]["rows"] == 2 and report["evals"]["bytes"] > 0  # alice, bob
     assert after["audit_events"] == before["audit_events"] > 0
     kept = await counts(retention_db, bob.household_id)
     assert kept["trace_spans"] == 6 and kept["threads"] == 0

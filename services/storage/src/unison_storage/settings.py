@@ -87,7 +87,8 @@ class StorageOptions(BaseSettings):
     # maintenance batch, and how often the scheduled run starts (0 = only on demand,
     # POST /v1/maintenance/run); one run at a time across replicas.
     retention_days: dict[str, int] = Field(default_factory=lambda: {
-        "traces": 7, "threads": 30, "workflows": 365, "metrics": 90, "memory": 30})
+        "traces": 7, "threads": 30, "evals": 90, "workflows": 365, "metrics": 90,
+        "memory": 30})
     retention_batch_size: int = Field(default=1000, ge=1)
     retention_interval_seconds: float = Field(default=3600.0, ge=0)
 

@@ -23,6 +23,7 @@ class DataClass:
     age: str  # the column (or expression on `t`) a row's age counts from
     where: str = "true"  # which rows the class covers at all
     objects: str = "ARRAY[]::text[]"  # the payload objects a row references
+    cascaded: str = "0"  # the bytes of the records a row's delete cascades to
 
     @property
     def expired(self) -> str:
@@ -37,7 +38,7 @@ class DataClass:
 
     @property
     def size(self) -> str:
-        return "pg_column_size(t.*)"
+        return f"pg_column_size(t.*) + {self.cascaded}"
 
     def count_sql(self) -> str:
         """Dry run ($1 class, $2 default days): rows, their bytes, and the objects they
@@ -75,28 +76,43 @@ _THREAD_BYTES = (
 
 
 @dataclass(frozen=True)
-class ThreadClass(DataClass):
-    """Threads expire 30 days (by default) after their last activity (a message, a state
-    write or a change moves `updated_at`), with everything in them."""
+class CascadeClass(DataClass):
+    """Rows keyed (tenant_id, id) whose delete cascades: a thread with its messages,
+    state versions and artifacts; an evaluation dataset with its items, runs and
+    scores."""
 
     def batch_sql(self) -> str:
         return (f"WITH doomed AS MATERIALIZED (SELECT t.tenant_id, t.id, "
                 f"{self.size} AS size, {self.objects} AS objs "
                 f"{self.expired} LIMIT $3 FOR UPDATE SKIP LOCKED), "
-                "gone AS (DELETE FROM threads t USING doomed "
+                f"gone AS (DELETE FROM {self.table} t USING doomed "
                 "WHERE t.tenant_id = doomed.tenant_id AND t.id = doomed.id "
                 "RETURNING t.tenant_id, t.id) "
                 "SELECT d.tenant_id, d.size, d.objs FROM doomed d "
                 "JOIN gone g ON g.tenant_id = d.tenant_id AND g.id = d.id")
 
-    @property
-    def size(self) -> str:
-        return f"pg_column_size(t.*) + {_THREAD_BYTES}"
+
+# An evaluation dataset's size: its row, its items, its runs and their scores.
+_EVAL_BYTES = (
+    "(SELECT COALESCE(sum(pg_column_size(i.*)), 0) FROM eval_items i "
+    "WHERE i.tenant_id = t.tenant_id AND i.dataset_id = t.id) + "
+    "(SELECT COALESCE(sum(pg_column_size(r.*)), 0) FROM eval_runs r "
+    "WHERE r.tenant_id = t.tenant_id AND r.dataset_id = t.id) + "
+    "(SELECT COALESCE(sum(pg_column_size(s.*)), 0) FROM eval_scores s JOIN eval_runs r "
+    "ON r.tenant_id = s.tenant_id AND r.id = s.run_id "
+    "WHERE r.tenant_id = t.tenant_id AND r.dataset_id = t.id)")
+# A dataset ages from its newest run (or its creation when it has none).
+_EVAL_AGE = ("GREATEST(t.created_at, (SELECT max(r.started_at) FROM eval_runs r "
+             "WHERE r.tenant_id = t.tenant_id AND r.dataset_id = t.id))")
 
 
 CLASSES: dict[str, DataClass] = {c.name: c for c in (
     DataClass("traces", "trace_spans", "t.start_time", objects=_SPAN_OBJECTS),
-    ThreadClass("threads", "threads", "t.updated_at", objects=_THREAD_OBJECTS),
+    # A thread ages from its last activity (a message, a state write or a change moves
+    # `updated_at`).
+    CascadeClass("threads", "threads", "t.updated_at", objects=_THREAD_OBJECTS,
+                 cascaded=_THREAD_BYTES),
+    CascadeClass("evals", "eval_datasets", _EVAL_AGE, cascaded=_EVAL_BYTES),
     DataClass("workflows", "workflows", "t.finished_at",
               where="t.status IN ('resumed', 'rejected', 'cancelled')"),
     DataClass("metrics", "agent_metrics", "t.ts"),

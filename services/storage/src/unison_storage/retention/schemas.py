@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-DataClassName = Literal["traces", "threads", "workflows", "metrics", "memory"]
+DataClassName = Literal["traces", "threads", "evals", "workflows", "metrics", "memory"]
 Days = Annotated[int | None, Field(ge=1, le=36500)]
 
 
@@ -29,6 +29,7 @@ class PoliciesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     traces: Days = None
     threads: Days = None
+    evals: Days = None
     workflows: Days = None
     metrics: Days = None
     memory: Days = None
