@@ -127,8 +127,8 @@ class HTTP:
         return response
 
     def _build(self, r: Route, params: Mapping[str, str | int], query: Query, body: Any,
-               content: Any, headers: Mapping[str, str] | None) -> httpx.Request:
-        all_headers = self._headers(headers)
+               content: Any, headers: Mapping[str, str]) -> httpx.Request:
+        all_headers = dict(headers)  # already carries auth, request id and traceparent
         if callable(content):  # a factory: a fresh body for each attempt
             content = content()
         if body is not None:
