@@ -77,3 +77,28 @@ async def test_connection_error_on_a_closed_port(alice) -> None:
 async def test_whoami(u: UnisonClient, alice) -> None:
     me = await u.whoami()
     assert (me.person_id, me.tenant_id) == (alice.person_id, alice.household_id)
+
+
+async def test_a_timeout_is_a_connection_error(alice) -> None:
+    """A real server that accepts the connection and never answers."""
+    import asyncio
+
+    held: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+        await reader.read(65536)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with UnisonClient(storage_url=f"http://127.0.0.1:{port}", token=alice.token,
+                                timeout=0.3, retries=1, backoff=0.01) as c:
+            with pytest.raises(ConnectionError) as err:
+                await c.whoami()
+        assert "ReadTimeout" in str(err.value) or "timed out" in str(err.value).lower()
+        assert len(held) == 2  # tried twice: a read is safe to repeat
+    finally:
+        for w in held:
+            w.close()
+        server.close()
