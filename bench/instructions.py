@@ -1,16 +1,12 @@
 """Instructions per request, counted by callgrind in-process:
 `python -m bench.instructions [--requests N] [--cases a,b] [--keep]`.
 
-The storage app runs with its lifespan against a real PostgreSQL and Redis; requests
-are ASGI calls one after another (no HTTP server, no load generator, no queueing), in
-a process run under `valgrind --tool=callgrind` (`perf stat` has no counter on this
-host). Callgrind collects only inside a ctypes callback (`_CallPythonObject`) and dumps
-when it returns, so each batch of requests is one dump; per case, after a warm-up,
-batches of N and 2N requests run and (I(2N) - I(N)) / N is the figure: the cost of a
-request with any one-off cost of a batch subtracted. It counts the service's Python side
-(and the C libraries it calls), not PostgreSQL's or Redis's. Valgrind slows the process
-~50 times; the count does not depend on the host's speed (repeats agree within ~1%).
-"""
+The storage app runs with its lifespan against a real PostgreSQL and Redis; requests are
+ASGI calls one after another, in a process under `valgrind --tool=callgrind` (this host
+has no `perf stat` counter). Callgrind collects only inside a ctypes callback and dumps
+when it returns, so each batch is one dump; per case, after a warm-up, batches of N and
+2N requests run and (I(2N) - I(N)) / N is the figure. The service's Python side and the
+C it calls are counted, not PostgreSQL or Redis (docs/performance.md, Method)."""
 
 from __future__ import annotations
 
@@ -50,9 +46,8 @@ class Client:
         path, _, query = path.partition("?")
         headers = [(b"host", b"storage"), (b"authorization", self.auth),
                    (b"content-type", content_type(path).encode()),
-                   (b"content-length", str(len(raw)).encode())]
-        if if_match:
-            headers.append((b"if-match", if_match.encode()))
+                   (b"content-length", str(len(raw)).encode()),
+                   *([(b"if-match", if_match.encode())] if if_match else [])]
         scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
                  "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
                  "query_string": query.encode(), "root_path": "", "headers": headers,
@@ -91,9 +86,7 @@ def child(cases: list[str], n: int, warmup: int) -> None:
     from unison_storage.main import create_app
 
     app = create_app()
-    c = Client(app)
-    loop = uvloop.new_event_loop()
-    stack = AsyncExitStack()
+    c, loop, stack = Client(app), uvloop.new_event_loop(), AsyncExitStack()
     loop.run_until_complete(stack.enter_async_context(app.router.lifespan_context(app)))
     failures: list[BaseException] = []
     batches = []
@@ -117,8 +110,8 @@ def child(cases: list[str], n: int, warmup: int) -> None:
         for _, method, path, body in seed_requests(s, ["k0"]):
             seed = seeded(*loop.run_until_complete(c.call(method, path, body)))
         loop.run_until_complete(_batch(c, s, seed, warmup))
-        counted(s, seed, n)
-        counted(s, seed, 2 * n)
+        for size in (n, 2 * n):
+            counted(s, seed, size)
     loop.run_until_complete(stack.aclose())
     print(json.dumps(batches))
 
@@ -136,22 +129,18 @@ def measure(backends: Backends, out_dir: Path, cases: list[str], n: int,
                           check=False)
     if proc.returncode != 0:
         raise SystemExit(f"callgrind run failed: {proc.stderr[-3000:]}")
-    batches = json.loads(proc.stdout.strip().splitlines()[-1])
-    totals = []
-    for i in range(1, len(batches) + 1):
+    per: dict[str, int] = {}  # I(N), then I(2N) - I(N)
+    for i, (name, _) in enumerate(json.loads(proc.stdout.strip().splitlines()[-1]), 1):
         m = _TOTALS.search((out_dir / f"callgrind.out.{i}").read_text())
         assert m is not None, f"no totals in dump {i}"
-        totals.append(int(m.group(1)))
-    per: dict[str, int] = {}
-    for (name, _), total in zip(batches, totals, strict=True):
-        per[name] = total - per[name] if name in per else total
+        per[name] = int(m.group(1)) - per[name] if name in per else int(m.group(1))
     return {name: round(per_2n / n) for name, per_2n in per.items()}
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.instructions", description=__doc__)
-    p.add_argument("--requests", type=int, default=200, help="N: batches of N and 2N")
-    p.add_argument("--warmup", type=int, default=50, help="uncounted requests per case")
+    p.add_argument("--requests", type=int, default=100, help="N: batches of N and 2N")
+    p.add_argument("--warmup", type=int, default=30, help="uncounted requests per case")
     p.add_argument("--cases", default=",".join(SCENARIOS))
     p.add_argument("--keep", action="store_true", help="keep the callgrind dumps")
     p.add_argument("--child", help=argparse.SUPPRESS)
@@ -172,7 +161,6 @@ def main(argv: list[str] | None = None) -> None:
         backends.stop()
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
-    print(json.dumps(counts))
     print("| case | k-instructions/request | floor / case |\n|---|---|---|")
     for name, value in counts.items():
         ratio = f"{counts['whoami'] / value:.2f}" if "whoami" in counts else "-"

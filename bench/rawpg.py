@@ -1,9 +1,7 @@
-"""The raw driver baseline, in its own process: `python -m bench.rawpg read|write CLIENTS
-SECONDS WARMUP DSN` prints one JSON object. asyncpg runs the statement the storage
-service runs for a KV read (`SELECT ... FROM kv_records`) or a KV check-and-set write
-(`UPDATE kv_records ... RETURNING`, autocommit), on connections already in the caller's
-tenant scope as the service's pool keeps them: what PostgreSQL and the driver give one
-Python process with no framework. One connection per client, each its own tenant."""
+"""The raw driver baseline in its own process: `python -m bench.rawpg read|write CLIENTS
+SECONDS WARMUP DSN` prints JSON. asyncpg runs storage's KV read or check-and-set write
+statement (autocommit) on connections kept in their tenant's scope, as the service's pool
+keeps them, with no framework; one connection per client, each its own tenant."""
 
 from __future__ import annotations
 

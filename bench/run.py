@@ -1,13 +1,8 @@
 """Throughput in one run on one machine: `python -m bench.run` (`make bench`).
 
-Starts its own PostgreSQL (fsync on), Redis and storage service (one uvicorn process);
-at each client count, measures the raw driver (asyncpg doing the KV read and write
-statements, bench.rawpg) and then every route with wrk, each right after the no-op
-floor (GET /v1/whoami, authenticated) measured the same way, so each ratio compares two
-figures taken under the same host conditions. Prints a markdown table with the guidance
-of issue 9 §4 and writes bench/results/<run>.json. Instructions per request:
-`python -m bench.instructions`.
-"""
+Its own PostgreSQL (fsync on), Redis and storage server; at each client count the raw
+driver (bench.rawpg), then each route with wrk right after the no-op floor (GET
+/v1/whoami) measured the same way. Prints the table, writes bench/results/<run>.json."""
 
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
-"""The real servers a benchmark measures, fresh in one temporary directory and stopped
-by PID: PostgreSQL (fsync and synchronous_commit on), Redis, and the storage service as
-its own uvicorn process. The code measured is whatever `unison_storage` and
-`unison_shared` import as: set PYTHONPATH to another tree's `shared/src` and
-`services/storage/src` to measure that tree (docs/performance.md)."""
+"""The real servers a benchmark measures, fresh in a temporary directory, stopped by PID:
+PostgreSQL (fsync on), Redis and the storage service (uvicorn). The code measured is what
+PYTHONPATH selects (another tree's `shared/src`, `services/storage/src`: docs/performance.md)."""
 
 from __future__ import annotations
 

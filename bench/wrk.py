@@ -22,17 +22,11 @@ from .servers import SECRET
 
 KEYS_PER_CLIENT = 8
 _LUA = r"""
-local PLANS = %s
-local count = 0
-local threads = {}
+local PLANS, count, threads = %s, 0, {}
 function setup(thread)
-  count = count + 1
-  thread:set("tid", count)
-  table.insert(threads, thread)
+  count = count + 1; thread:set("tid", count); table.insert(threads, thread)
 end
-function init(args)
-  plan, i, ok, bad, cur = PLANS[tid], 0, 0, 0, nil
-end
+function init(args) plan, i, ok, bad, cur = PLANS[tid], 0, 0, 0, nil end
 function request()
   i = i %% #plan.reqs + 1
   cur = plan.reqs[i]
@@ -42,19 +36,16 @@ function request()
   return wrk.format(cur.m, cur.p, h, cur.b)
 end
 function response(status, headers, body)
-  if status < 300 then
-    ok = ok + 1
-    if cur.k then plan.etags[cur.k] = headers["etag"] or headers["ETag"] end
-  else
-    bad = bad + 1
-  end
+  if status >= 300 then bad = bad + 1; return end
+  ok = ok + 1
+  if cur.k then plan.etags[cur.k] = headers["etag"] or headers["ETag"] end
 end
 function done(summary, latency, requests)
   local o, b, e = 0, 0, summary.errors
   for _, t in ipairs(threads) do o, b = o + t:get("ok"), b + t:get("bad") end
   io.write(string.format('WRKRESULT {"ok": %%d, "bad": %%d, "us": %%d, "p50_us": %%d, ' ..
     '"p99_us": %%d, "socket_errors": %%d}\n', o, b, summary.duration, latency:percentile(50),
-    latency:percentile(99), e.connect + e.read + e.write + e.timeout + e.status))
+    latency:percentile(99), e.connect + e.read + e.write + e.timeout))
 end
 """
 
