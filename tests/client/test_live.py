@@ -66,3 +66,12 @@ def test_sync_facade(live_storage, alice, tmp_path) -> None:
         t = u.threads.create("script")
         u.messages.append(t.id, "user", "hi")
         assert [m.content for m in u.messages.list(t.id).items] == ["hi"]
+
+
+def test_sync_facade_has_every_surface() -> None:
+    from unison_client.surfaces._base import Surface
+
+    c = UnisonClient(token="")
+    surfaces = {name for name, value in vars(c).items() if isinstance(value, Surface)}
+    assert surfaces == set(SyncUnisonClient.SURFACES)
+    assert len(surfaces) == 16
