@@ -84,7 +84,7 @@ async def seed(c, caller, old: datetime, url: str) -> None:
                         json={"role": "user", "content": "M" * 70_000})).json()
     w = f"wf-{uuid.uuid4().hex[:8]}"
     await c.post(f"/v1/workflows/{w}/suspend", headers=h, json={
-        "workflow_name": "n", "current_step": "s", "context_state": {},
+        "workflow_name": "n", "current_step": "s", "context_state": {"b": "W" * 100_000},
         "suspend_reason": {"kind": "manual"}})
     await c.post(f"/v1/workflows/{w}/cancel", headers=h)
     await c.post("/v1/metrics", headers=h, json={
@@ -132,7 +132,7 @@ async def test_dry_run_then_a_run_that_crashes_between_batches_then_finishes(
     # bob's household keeps traces for 200 days.
     assert (await c.put(P, headers=bob.headers, json={"traces": 200})).status_code == 200
     before = await counts(retention_db, alice.household_id)
-    assert before["objects"] >= 6  # five prompts and the long message
+    assert before["objects"] >= 7  # five prompts, the long message, the large context
     assert (await c.post(RUN, headers=alice.headers, json={})).status_code == 403
 
     dry = (await c.post(RUN, headers=OPS, json={"dry_run": True})).json()

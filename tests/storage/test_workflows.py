@@ -212,3 +212,29 @@ async def test_guessed_ids_of_another_person_or_household_are_404(client, alice,
                                   json=body())).status_code == 201
     got = (await client.get(f"{W}/{w}", headers=alice.headers)).json()
     assert got["status"] == "suspended" and not any(c["satisfied"] for c in got["conditions"])
+
+
+async def test_a_large_context_is_a_sealed_object_released_by_the_next_suspension(
+        client, alice, storage_db_url):
+    w = wid()
+    big = {"token": "ctx-secret-marker", "blob": "B" * 100_000}
+    r = await client.post(f"{W}/{w}/suspend", headers=alice.headers,
+                          json={**body(), "context_state": big})
+    assert r.status_code == 201 and r.json()["context_bytes"] > 100_000
+    [(object_id, inline)] = await system_fetch(
+        storage_db_url, "SELECT context_object_id, context_enc FROM workflows "
+        "WHERE tenant_id = $1", alice.household_id)
+    assert object_id is not None and inline is None
+    stored = await client.get(f"/v1/objects/{object_id}", headers=alice.headers)
+    assert stored.status_code == 200 and b"ctx-secret-marker" not in stored.content
+    assert b"BBBB" not in stored.content
+    out = await client.post(f"{W}/{w}/resume", headers=alice.headers)
+    assert out.status_code == 200 and out.json()["context_state"] == big
+    r = await client.post(f"{W}/{w}/suspend", headers=alice.headers, json=body())
+    assert r.status_code == 201
+    assert (await client.get(f"/v1/objects/{object_id}",
+                             headers=alice.headers)).status_code == 404
+    [(gone, inline)] = await system_fetch(
+        storage_db_url, "SELECT context_object_id, context_enc FROM workflows "
+        "WHERE tenant_id = $1", alice.household_id)
+    assert gone is None and inline is not None

@@ -107,7 +107,7 @@ def build_services(settings: StorageSettings, db: Database, redis: Redis | None,
         traces=TraceService(payloads, opts.traces_inline_attribute_bytes,
                             opts.traces_max_spans_per_request),
         evals=EvalService(opts.max_json_bytes),
-        workflows=WorkflowService(keys, opts),
+        workflows=WorkflowService(keys, payloads, opts),
         retention=RetentionService(db, payloads, opts.retention_days,
                                    opts.retention_batch_size),
     )

@@ -114,7 +114,9 @@ CLASSES: dict[str, DataClass] = {c.name: c for c in (
                  cascaded=_THREAD_BYTES),
     CascadeClass("evals", "eval_datasets", _EVAL_AGE, cascaded=_EVAL_BYTES),
     DataClass("workflows", "workflows", "t.finished_at",
-              where="t.status IN ('resumed', 'rejected', 'cancelled')"),
+              where="t.status IN ('resumed', 'rejected', 'cancelled')",
+              objects="ARRAY(SELECT t.context_object_id WHERE t.context_object_id "
+                      "IS NOT NULL)"),
     DataClass("metrics", "agent_metrics", "t.ts"),
     DataClass("memory", "memory_entries", "t.created_at"),
 )}

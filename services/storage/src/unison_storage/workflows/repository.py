@@ -60,7 +60,8 @@ class NewWorkflow:
     metadata: str  # JSON text
     suspension_id: uuid.UUID
     dek_version: int
-    context_enc: bytes
+    context_enc: bytes | None
+    context_object_id: str | None
     context_bytes: int
     timeout_ms: int | None
     conditions: str  # JSON array of {position, kind, target, target_key, due_at, spec}
@@ -71,15 +72,16 @@ class NewWorkflow:
 _UPSERT = f"""
 INSERT INTO workflows AS w (tenant_id, person_id, id, workflow_name, current_step, status,
     mode, suspend_reason, metadata, suspension_id, dek_version, context_enc, context_bytes,
-    timeout_at)
+    timeout_at, context_object_id)
 VALUES ($1, $2, $3, $4, $5, 'suspended', $6, $7::jsonb, $8::jsonb, $9, $10, $11, $12,
-        now() + $13::bigint * interval '1 millisecond')
+        now() + $13::bigint * interval '1 millisecond', $14)
 ON CONFLICT (tenant_id, person_id, id) DO UPDATE SET
     workflow_name = EXCLUDED.workflow_name, current_step = EXCLUDED.current_step,
     status = 'suspended', mode = EXCLUDED.mode, suspend_reason = EXCLUDED.suspend_reason,
     metadata = EXCLUDED.metadata, suspension_id = EXCLUDED.suspension_id,
     suspensions = w.suspensions + 1, dek_version = EXCLUDED.dek_version,
     context_enc = EXCLUDED.context_enc, context_bytes = EXCLUDED.context_bytes,
+    context_object_id = EXCLUDED.context_object_id,
     timeout_at = EXCLUDED.timeout_at, timed_out = false, forced = false,
     suspended_at = now(), resumable_at = NULL, finished_at = NULL, updated_at = now()
 WHERE w.status IN ('resumed', 'rejected', 'cancelled')
@@ -95,13 +97,24 @@ FROM jsonb_to_recordset($4::jsonb) AS c(position integer, kind text, target text
                                         target_key text, due_at timestamptz, spec jsonb)"""
 
 
+async def lock_context_object(pg: asyncpg.Connection, tenant: str, person: str,
+                              workflow_id: str) -> str | None:
+    """The object holding the workflow's current context, if any, with the row locked
+    (a re-suspension replaces it)."""
+    found: str | None = await pg.fetchval(
+        f"SELECT context_object_id FROM workflows WHERE {_SCOPE} AND id = $3 FOR UPDATE",
+        tenant, person, workflow_id)
+    return found
+
+
 async def suspend(pg: asyncpg.Connection, tenant: str, person: str,
                   new: NewWorkflow) -> bool:
     """In the caller's transaction: the workflow, its conditions, and the step to
     resumable when they already hold. False when the workflow is still waiting."""
     row = await pg.fetchrow(_UPSERT, tenant, person, new.id, new.name, new.step, new.mode,
                             new.reason, new.metadata, new.suspension_id, new.dek_version,
-                            new.context_enc, new.context_bytes, new.timeout_ms)
+                            new.context_enc, new.context_bytes, new.timeout_ms,
+                            new.context_object_id)
     if row is None:
         return False
     await pg.execute("DELETE FROM workflow_conditions WHERE tenant_id = $1 AND person_id = $2 "
@@ -191,20 +204,37 @@ async def close_conditions(pg: asyncpg.Connection, tenant: str, person: str,
                      tenant, person, workflow_id)
 
 
+@dataclass(frozen=True)
+class Taken:
+    step: str
+    dek_version: int
+    sealed: bytes | None  # None: in the object below
+    storage_key: str | None
+    object_bytes: int
+    suspension: uuid.UUID
+    forced: bool
+
+
 async def take(pg: asyncpg.Connection, tenant: str, person: str, workflow_id: str,
-               force: bool) -> tuple[str, int, bytes, uuid.UUID, bool] | None:
+               force: bool) -> Taken | None:
     """The single use: move the workflow to resumed (from resumable, or with `force`
-    from suspended too) and return (step, dek version, sealed context, suspension,
-    forced); None when another call took it or it may not be resumed."""
+    from suspended too) and return its sealed context; None when another call took it
+    or it may not be resumed."""
     record = await pg.fetchrow(
         "UPDATE workflows w SET forced = (w.status = 'suspended'), status = 'resumed', "
         "finished_at = clock_timestamp(), updated_at = clock_timestamp() "
         f"WHERE {_SCOPE} AND id = $3 AND (status = 'resumable' "
         "OR ($4 AND status = 'suspended')) "
-        "RETURNING current_step, dek_version, context_enc, suspension_id, forced",
+        "RETURNING current_step, dek_version, context_enc, "
+        "(SELECT o.storage_key FROM objects o WHERE o.tenant_id = w.tenant_id "
+        " AND o.id = w.context_object_id), "
+        "(SELECT o.size_bytes FROM objects o WHERE o.tenant_id = w.tenant_id "
+        " AND o.id = w.context_object_id), suspension_id, forced",
         tenant, person, workflow_id, force)
-    return None if record is None else (record[0], record[1], record[2], record[3],
-                                        record[4])
+    if record is None:
+        return None
+    return Taken(record[0], record[1], record[2], record[3], record[4] or 0, record[5],
+                 record[6])
 
 
 async def fire_timers(conn: AsyncConnection, batch: int) -> int:

@@ -47,8 +47,7 @@ async def list_workflows(ctx: Ctx, svc: Svc, status: Annotated[Status | None, Qu
 
 @router.post("/{workflow_id}/suspend", status_code=201)
 async def suspend(workflow_id: IdParam, body: SuspendIn, ctx: Ctx, svc: Svc) -> Workflow:
-    async with svc.db.transaction(ctx) as conn:
-        return await svc.workflows.suspend(conn, ctx, workflow_id, body)
+    return await svc.workflows.suspend(ctx, workflow_id, body)
 
 
 @router.get("/{workflow_id}")

@@ -26,6 +26,7 @@ from unison_shared.jsonutil import encode_jsonb
 from ..keys.service import DataKeyService
 from ..settings import StorageOptions
 from ..threads import cursor
+from ..threads.payloads import Payloads, PayloadTxn
 from . import repository as repo
 from .schemas import (
     ApproveIn,
@@ -94,32 +95,50 @@ def _out(row: repo.Row, conds: list[repo.Cond]) -> Workflow:
 
 
 class WorkflowService:
-    def __init__(self, keys: DataKeyService, options: StorageOptions) -> None:
+    def __init__(self, keys: DataKeyService, payloads: Payloads,
+                 options: StorageOptions) -> None:
         self.keys = keys
+        self.payloads = payloads
         self.options = options
 
-    async def suspend(self, conn: asyncpg.Connection, ctx: RequestContext, workflow_id: str,
+    async def suspend(self, ctx: RequestContext, workflow_id: str,
                       body: SuspendIn) -> Workflow:
-        """In the caller's transaction. 409 while the workflow is still waiting; a
-        workflow that has finished may be suspended again (its next suspension)."""
-        t, p = ctx.tenant_id, ctx.person_id
+        """One transaction. 409 while the workflow is still waiting; a workflow that
+        has finished may be suspended again (its next suspension). A sealed context over
+        `agent_state_inline_max_bytes` is an object of its own; the previous
+        suspension's object goes."""
         plain = encode_jsonb(body.context_state, "context_state",
                              self.options.agent_state_max_bytes).encode()
+        async with self.payloads.transaction(ctx) as (conn, txn):
+            return await self._suspend(conn, txn, ctx, workflow_id, body, plain)
+
+    async def _suspend(self, conn: asyncpg.Connection, txn: PayloadTxn, ctx: RequestContext,
+                       workflow_id: str, body: SuspendIn, plain: bytes) -> Workflow:
+        t, p = ctx.tenant_id, ctx.person_id
         suspension = uuid.uuid4()
         dek, blob = await self.keys.encrypt(conn, t, AAD_KIND,
                                             _record_id(p, workflow_id, suspension), plain)
+        previous = await repo.lock_context_object(conn, t, p, workflow_id)
+        inline: bytes | None = blob
+        object_id = None
+        if len(blob) > self.options.agent_state_inline_max_bytes:
+            ref = await self.payloads.put_unique(conn, txn, ctx, f"workflow-{suspension.hex}",
+                                                 blob, "workflow")
+            inline, object_id = None, ref.id
         timeout = getattr(body.suspend_reason, "timeout_ms", None)
         new = repo.NewWorkflow(
             id=workflow_id, name=body.workflow_name, step=body.current_step, mode=body.mode,
             reason=encode_jsonb(body.suspend_reason.model_dump(mode="json"), "suspend_reason",
                                 self.options.max_json_bytes),
             metadata=encode_jsonb(body.metadata, "metadata", self.options.max_json_bytes),
-            suspension_id=suspension, dek_version=dek, context_enc=blob,
-            context_bytes=len(plain), timeout_ms=timeout,
+            suspension_id=suspension, dek_version=dek, context_enc=inline,
+            context_object_id=object_id, context_bytes=len(plain), timeout_ms=timeout,
             conditions=orjson.dumps(condition_rows(body)).decode())
         if not await repo.suspend(conn, t, p, new):
             raise Conflict(f"workflow {workflow_id} is already suspended; resume or cancel "
                            "it first")
+        if previous is not None:
+            await self.payloads.release(conn, txn, t, {previous})
         return await self.get(conn, ctx, workflow_id)
 
     async def get(self, conn: asyncpg.Connection, ctx: RequestContext,
@@ -185,11 +204,14 @@ class WorkflowService:
                                "yet (force: true resumes it anyway)")
             raise Conflict(f"workflow {workflow_id} is {current.status}: it can be resumed "
                            "only once")
-        step, dek, blob, suspension, forced = taken
         await repo.close_conditions(conn, t, p, workflow_id)
+        blob = taken.sealed
+        if blob is None:
+            blob = await self.payloads.read(taken.storage_key, taken.object_bytes)
         try:
             plain = await self.keys.decrypt(conn, t, AAD_KIND,
-                                            _record_id(p, workflow_id, suspension), dek, blob)
+                                            _record_id(p, workflow_id, taken.suspension),
+                                            taken.dek_version, blob)
         except CryptoError as exc:
             logger.error("workflow context failed its integrity check",
                          extra={"workflow_id": workflow_id})
@@ -202,10 +224,10 @@ class WorkflowService:
         if wf.timed_out:
             by.insert(0, {"kind": "timeout", "timeout_ms": wf.suspend_reason.get("timeout_ms"),
                           "at": wf.timeout_at.isoformat() if wf.timeout_at else None})
-        if forced:
+        if taken.forced:
             by.append({"kind": "force", "by": p})
         return Resumed(workflow_id=workflow_id, context_state=orjson.loads(plain),
-                       current_step=step, resumed_by=by)
+                       current_step=taken.step, resumed_by=by)
 
 
 def _timestamp(value: Any) -> datetime:
