@@ -22,6 +22,7 @@ from .metrics import router as metrics
 from .objects import router as objects
 from .retention import router as retention
 from .state import router as state
+from .statistics import router as statistics
 from .threads import router as threads
 from .traces import router as traces
 from .vault import router as vault
@@ -30,5 +31,6 @@ from .workflows import router as workflows
 
 ROUTERS = [m.router for m in (kv, memory, vault, audit, objects, threads, messages, state,
                               artifacts, metrics, cache, vectors, files, traces, evals,
-                              workflows, retention, legacy_kv, legacy_memory, legacy_vault,
-                              legacy_audit, legacy_objects, cortex, cortex_records)]
+                              workflows, retention, statistics, legacy_kv, legacy_memory,
+                              legacy_vault, legacy_audit, legacy_objects, cortex,
+                              cortex_records)]
