@@ -50,7 +50,7 @@ def health_router(service_label: str) -> APIRouter:
         results = await asyncio.gather(*(_run_check(n, c.run) for n, c in checks.items()))
         failing = {name: err for name, err in results
                    if err is not None and checks[name].critical}
-        body = {
+        body: dict[str, object] = {
             "ready": not failing,
             # The legacy readiness shape (contract.md): `status` beside `ready`.
             "status": "ok" if not failing else "unavailable",
