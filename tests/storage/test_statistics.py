@@ -57,3 +57,20 @@ async def test_every_tenant_only_for_an_operator(client, alice):
     assert every["tenants"] >= 1
     assert every["classes"]["kv_records"]["rows"] >= mine["classes"]["kv_records"]["rows"]
     assert every["bytes_total"] >= mine["bytes_total"]
+
+
+async def test_gauges_of_rows_and_bytes_per_class(client, alice, storage_app):
+    from unison_shared.observability import Metrics
+    from unison_storage.statistics.gauges import TableGauges, refresh
+    from unison_storage.statistics.repository import TABLES
+
+    await client.put("/v1/kv/ns/g", headers=alice.headers, json={"value": 1})
+    metrics = Metrics("storage")
+    await refresh(storage_app.state.services.db, TableGauges(metrics))
+    registry = metrics.registry
+    for name, _, _ in TABLES:
+        assert registry.get_sample_value("storage_rows_estimate", {"data_class": name}) >= 0
+        assert registry.get_sample_value("storage_table_bytes", {"data_class": name}) > 0
+    # The service's own refresh (at start, then every interval) is on /metrics.
+    text = (await client.get("/metrics")).text
+    assert 'storage_table_bytes{data_class="kv_records"}' in text

@@ -61,9 +61,10 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
         from .audit import checkpoints
         from .objects import reconcile
         from .objects.store import create_object_store
-        from .sweeper import SweepMetrics, run_sweeper
         from .retention.service import MaintenanceMetrics
         from .retention.service import run_schedule as run_maintenance
+        from .statistics.gauges import TableGauges, run_gauges
+        from .sweeper import SweepMetrics, run_sweeper
         from .workflows.timers import TimerMetrics, run_timers
 
         db = app.state.database
@@ -88,6 +89,9 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
             background.append(asyncio.create_task(run_maintenance(
                 app.state.services.retention, opts.retention_interval_seconds,
                 MaintenanceMetrics(app.state.metrics))))
+        if opts.statistics_interval_seconds > 0:
+            background.append(asyncio.create_task(run_gauges(
+                db, opts.statistics_interval_seconds, TableGauges(app.state.metrics))))
         if settings.storage.reconcile_interval_seconds > 0:
             background.append(asyncio.create_task(reconcile.run_schedule(
                 db, store, settings.storage, reconcile.ReconcileMetrics(app.state.metrics))))

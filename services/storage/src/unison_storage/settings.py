@@ -91,6 +91,9 @@ class StorageOptions(BaseSettings):
         "memory": 30})
     retention_batch_size: int = Field(default=1000, ge=1)
     retention_interval_seconds: float = Field(default=3600.0, ge=0)
+    # How often each replica refreshes the rows/bytes gauges per data class from the
+    # catalogue (0 = never).
+    statistics_interval_seconds: float = Field(default=60.0, ge=0)
 
 
 class StorageSettings(ServiceSettings):
