@@ -218,3 +218,20 @@ async def test_put_streams_past_the_request_body_cap(storage_env, alice):
         kv = await client.put("/v1/kv/ns/key", json={"value": "x" * 10_000},
                               headers=alice.headers)
         assert kv.status_code == 413
+
+
+async def test_concurrent_overwrites_leave_one_object(client, storage_app, make_caller):
+    """Writers of one path queue on its lock: each frees its predecessor's object, so
+    however they interleave, one object (the last writer's) is left."""
+    import asyncio
+
+    dave = make_caller()
+    bodies = [f"version {i}".encode() * 1000 for i in range(6)]
+    replies = await asyncio.gather(*(client.put(f"{F}/race/same.txt", content=b,
+                                                headers=dave.headers) for b in bodies))
+    assert sorted(r.status_code for r in replies) == [200] * 5 + [201]
+    final = await client.get(f"{F}/race/same.txt", headers=dave.headers)
+    assert final.content in bodies
+    db = storage_app.state.database
+    assert await count_rows(db, dave.household_id, "objects",
+                            "labels->>'kind' = 'file'") == 1
