@@ -93,6 +93,11 @@ async def test_bad_input_on_the_other_routes(client, alice):
         r = await request
         assert r.status_code == 422, r.text
         assert any(field in e["field"] for e in r.json()["errors"]), r.json()
+    # An extra field named like a timeout on a reason that has none is only kept.
+    r = await client.post(f"{W}/{wid()}/suspend", headers=alice.headers, json=body(
+        reason={"kind": "sleep_until", "at": "2099-01-01T00:00:00Z", "timeout_ms": "soon"}))
+    assert r.status_code == 201 and r.json()["timeout_at"] is None
+    assert r.json()["suspend_reason"]["timeout_ms"] == "soon"
     r = await client.get(W, headers=alice.headers, params={"cursor": "nonsense"})
     assert r.status_code == 400 and "cursor" in r.json()["detail"]
     assert (await client.get(f"{W}/{w}")).status_code == 401

@@ -32,6 +32,7 @@ from .schemas import (
     ApproveIn,
     ConditionOut,
     Resumed,
+    SleepUntil,
     SuspendIn,
     Workflow,
     WorkflowPage,
@@ -125,7 +126,9 @@ class WorkflowService:
             ref = await self.payloads.put_unique(conn, txn, ctx, f"workflow-{suspension.hex}",
                                                  blob, "workflow")
             inline, object_id = None, ref.id
-        timeout = getattr(body.suspend_reason, "timeout_ms", None)
+        reason = body.suspend_reason
+        # Only a declared field: a caller's own extra field of that name is not a timeout.
+        timeout = None if isinstance(reason, SleepUntil) else reason.timeout_ms
         new = repo.NewWorkflow(
             id=workflow_id, name=body.workflow_name, step=body.current_step, mode=body.mode,
             reason=encode_jsonb(body.suspend_reason.model_dump(mode="json"), "suspend_reason",
