@@ -21,6 +21,11 @@ def test_up_serves_storage_and_down_stops_everything(tmp_path, backend):
            "DEVSTACK_REDIS_PORT": str(free_port()),
            "DEVSTACK_STORAGE_PORT": str(free_port()),
            "DEVSTACK_S3_PORT": str(free_port()),
+           "DEVSTACK_CONTEXT_PORT": str(free_port()),
+           "DEVSTACK_CONTEXT_GRAPH_PORT": str(free_port()),
+           "DEVSTACK_INTENT_GRAPH_PORT": str(free_port()),
+           "DEVSTACK_ARCADEDB_HTTP_PORT": str(free_port()),
+           "DEVSTACK_BOLT_PORT": str(free_port()),
            "DEVSTACK_OBJECT_BACKEND": backend}
     env.pop("UNISON_AUTH_HS256_SECRET", None)
     cli = [sys.executable, "-m", "unison_devstack.cli"]
@@ -52,18 +57,28 @@ def test_up_serves_storage_and_down_stops_everything(tmp_path, backend):
         else:
             # `up` is idempotent: with only PostgreSQL dead, it restarts PostgreSQL,
             # leaves the healthy services alone, says so, and exits 0.
+            import signal
+            import time
+
             from unison_devstack.postgres import PostgresServer
-            from unison_devstack.procs import stop_pid
 
             pg = PostgresServer(tmp_path / "state" / "postgres",
                                 int(env["DEVSTACK_POSTGRES_PORT"]))
-            stop_pid(pg.pid())
+            os.kill(pg.pid(), signal.SIGQUIT)  # PostgreSQL dies (immediate shutdown)
+            deadline = time.monotonic() + 30
+            while port_open(pg.port) and time.monotonic() < deadline:
+                time.sleep(0.2)
             again = subprocess.run([*cli, "up"], env=env, capture_output=True, text=True,
                                    timeout=180)
             assert again.returncode == 0, again.stderr[-2000:]
-            assert "storage: already running" in again.stderr
-            assert httpx.get(f"{base}/kv/prefs/theme", headers=headers).json()["value"] \
-                == "dark"
+            for name in ("storage", "context", "context-graph", "intent-graph"):
+                assert f"{name}: already running" in again.stderr, again.stderr[-2000:]
+            # The pool's connections died with the server: a request that meets one is a
+            # retryable 503, and the next ones are served from the restarted server.
+            answers = [httpx.get(f"{base}/kv/prefs/theme", headers=headers)
+                       for _ in range(3)]
+            assert all(a.status_code in (200, 503) for a in answers)
+            assert answers[-1].json()["value"] == "dark"
         # The generated development secret is private to its owner.
         secret_file = tmp_path / "state" / "secrets" / "hs256"
         assert oct(secret_file.stat().st_mode & 0o777) == "0o600"

@@ -13,13 +13,11 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
-
 from .arcadedb import ArcadeDBServer
-from .procs import port_open, spawn, stop_pid_file, write_pid
+from .procs import port_open, stop_pid_file, write_pid
+from .services import start_service
 
 GRAPH_SERVICES = (
     # name, package, database, port variable, default port
@@ -62,46 +60,24 @@ def service_env(server: ArcadeDBServer, database: str, *, redis_url: str, storag
     }
 
 
-def _wait_ready(url: str, timeout: float, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    last = "no answer"
-    while time.monotonic() < deadline:
-        try:
-            resp = httpx.get(url, timeout=2)
-            if resp.status_code == 200:
-                return
-            last = f"{resp.status_code} {resp.text[:200]}"
-        except httpx.HTTPError as exc:
-            last = type(exc).__name__
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} not ready after {timeout:.0f}s ({last}); see {log}")
-
-
 def up(state_dir: Path, *, redis_url: str, storage_url: str,
        hs256_secret: str) -> dict[str, str]:
     """Start ArcadeDB (unless its port answers), migrate, start both services."""
-    pids, logs = state_dir / "pids", state_dir / "logs"
+    pids = state_dir / "pids"
     server = arcadedb_server(state_dir)
     if not port_open(server.bolt_port):
         write_pid(pids / "arcadedb.pid", server.start())
     urls = {"bolt": server.bolt_url}
     for name, package, database, port_var, default in GRAPH_SERVICES:
         port = _port(port_var, default)
-        if port_open(port):
-            raise RuntimeError(f"port {port} is taken: run `make down` or set {port_var}")
         server.ensure_database(database)
         env = {**os.environ, **service_env(server, database, redis_url=redis_url,
                                             storage_url=storage_url,
                                             hs256_secret=hs256_secret)}
         subprocess.run([sys.executable, "-m", f"{package}.cli", "migrate"], env=env,
                        check=True, capture_output=True, timeout=120)
-        log = logs / f"{name}.log"
-        proc = spawn([sys.executable, "-m", "uvicorn", f"{package}.main:create_app",
-                      "--factory", "--host", "127.0.0.1", "--port", str(port),
-                      "--no-access-log", "--log-level", "warning"], log, env=env)
-        write_pid(pids / f"{name}.pid", proc.pid)
-        _wait_ready(f"http://127.0.0.1:{port}/readyz", 60, log)
-        urls[name] = f"http://127.0.0.1:{port}"
+        urls[name] = start_service(state_dir, name, f"{package}.main:create_app", port, env,
+                                   f"unison-{name}")
     return urls
 
 

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import os
 import secrets
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from . import graph_stack
 from .postgres import PostgresServer
-from .procs import port_open, spawn, stop_pid, stop_pid_file, write_pid
+from .procs import port_open, stop_pid, stop_pid_file, write_pid
 from .redis import RedisServer
 from .seaweedfs import ACCESS_KEY, SECRET_KEY, SeaweedServer
+from .services import start_service
 
 STORAGE_DB = "storage"
 CONTEXT_DB = "context"
@@ -103,35 +100,6 @@ def context_env(cfg: StackConfig, urls: dict[str, str]) -> dict[str, str]:
     }
 
 
-def start_service(cfg: StackConfig, name: str, app_factory: str, port: int,
-                  env: dict[str, str], label: str) -> str:
-    """A service process on `port` (uvicorn --factory), waited for until ready; or the
-    one already serving there, left alone when its /healthz names it (`up` is
-    idempotent: it starts what is missing and leaves what is healthy). Returns its URL."""
-    url = f"http://127.0.0.1:{port}"
-    if port_open(port):
-        if _serves(url, label):
-            print(f"{name}: already running at {url}, left as it is", file=sys.stderr)
-            return url
-        raise RuntimeError(f"port {port} is taken by something that is not {label}: "
-                           f"stop it or choose another port")
-    log = cfg.logs / f"{name}.log"
-    proc = spawn([sys.executable, "-m", "uvicorn", app_factory, "--factory",
-                  "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-                  "--log-level", "warning"], log, env=env)
-    write_pid(cfg.pids / f"{name}.pid", proc.pid)
-    _wait_ready(f"{url}/readyz", 60, log)
-    return url
-
-
-def _serves(url: str, label: str) -> bool:
-    try:
-        answer = httpx.get(f"{url}/healthz", timeout=2)
-        return answer.status_code == 200 and answer.json().get("service") == label
-    except (httpx.HTTPError, ValueError):
-        return False
-
-
 def start_context(cfg: StackConfig, pg: PostgresServer) -> str:
     """The context database (migrated) and the context service; returns its URL."""
     from unison_context.cli import run_migrations as migrate_context
@@ -139,23 +107,8 @@ def start_context(cfg: StackConfig, pg: PostgresServer) -> str:
     pg.ensure_database(CONTEXT_DB)
     urls = pg.urls(CONTEXT_DB)
     migrate_context(urls["owner"])
-    return start_service(cfg, "context", "unison_context.main:create_app", cfg.context_port,
-                         context_env(cfg, urls), "unison-context")
-
-
-def _wait_ready(url: str, timeout: float, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    last = "no answer"
-    while time.monotonic() < deadline:
-        try:
-            resp = httpx.get(url, timeout=2)
-            if resp.status_code == 200:
-                return
-            last = f"{resp.status_code} {resp.text[:200]}"
-        except httpx.HTTPError as exc:
-            last = type(exc).__name__
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} not ready after {timeout:.0f}s ({last}); see {log}")
+    return start_service(cfg.state_dir, "context", "unison_context.main:create_app",
+                         cfg.context_port, context_env(cfg, urls), "unison-context")
 
 
 def up(cfg: StackConfig) -> dict[str, str]:
@@ -183,8 +136,8 @@ def up(cfg: StackConfig) -> dict[str, str]:
             write_pid(cfg.pids / "seaweedfs.pid", seaweed.start())
         urls["s3"] = seaweed.endpoint
 
-    start_service(cfg, "storage", "unison_storage.main:create_app", cfg.storage_port,
-                  storage_env(cfg, storage_urls, redis), "unison-storage")
+    start_service(cfg.state_dir, "storage", "unison_storage.main:create_app",
+                  cfg.storage_port, storage_env(cfg, storage_urls, redis), "unison-storage")
     urls["context"] = start_context(cfg, pg)
     urls.update(graph_stack.up(cfg.state_dir, redis_url=redis.url,
                                storage_url=f"http://127.0.0.1:{cfg.storage_port}",

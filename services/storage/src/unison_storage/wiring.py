@@ -16,6 +16,7 @@ from .audit.checkpoints import CheckpointService
 from .audit.service import AuditService
 from .audit.signing import SigningKey
 from .cache.service import CacheService
+from .evals.service import EvalService
 from .files.service import FileService
 from .keys.service import DataKeyService
 from .kv.service import KVService
@@ -29,7 +30,6 @@ from .settings import StorageSettings
 from .state.service import StateService
 from .threads.payloads import Payloads
 from .threads.service import ThreadService
-from .evals.service import EvalService
 from .traces.service import TraceService
 from .vault.service import VaultService
 from .vectors.service import VectorService
