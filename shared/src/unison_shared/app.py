@@ -19,6 +19,8 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from .auth import TokenVerifier
 from .errors import install_database_error_handlers, install_error_handlers
@@ -44,9 +46,12 @@ def create_service_app(settings: ServiceSettings, *, title: str, service_label: 
     pairs) stream their bodies and are exempt from the request body cap."""
     configure_logging(service_label, settings.log_level)
     otel = settings.otel_telemetry
+    # The OpenAPI document and the docs page are added after the service's routes (below):
+    # FastAPI would otherwise put them first, and every request would try them first.
     app = FastAPI(title=title, lifespan=_kit_lifespan(settings, service_label, postgres,
                                                       redis, lifespan),
-                  telemetry={"tracing": otel, "metrics": otel, "logs": otel})
+                  telemetry={"tracing": otel, "metrics": otel, "logs": otel},
+                  openapi_url=None, docs_url=None, redoc_url=None)
     # Routers made with `service_router` resolve each request's parameters from a plan
     # built once per route (compiled_routes.py) while this is on.
     app.state.compiled_routes = settings.compiled_routes
@@ -71,7 +76,20 @@ def create_service_app(settings: ServiceSettings, *, title: str, service_label: 
     for router in routers:
         app.include_router(router)
     app.include_router(health_router(service_label))
+    _add_docs(app, title)
     return app
+
+
+def _add_docs(app: FastAPI, title: str) -> None:
+    """/openapi.json and /docs (public), the way FastAPI documents serving them yourself."""
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{title} - docs")
 
 
 def _kit_lifespan(settings: ServiceSettings, service_label: str, postgres: bool,
