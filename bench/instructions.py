@@ -23,7 +23,16 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
-from .scenarios import SCENARIOS, Scenario, Seeded, content_type, request, seed_requests, seeded
+from .scenarios import (
+    SCENARIOS,
+    Scenario,
+    Seeded,
+    content_type,
+    follow_ups,
+    request,
+    seed_requests,
+    seeded,
+)
 from .servers import REPO_ROOT, SECRET, Backends
 
 MARK = "_CallPythonObject"  # CPython's ctypes callback entry: the only callback we make
@@ -109,6 +118,8 @@ def child(cases: list[str], n: int, warmup: int) -> None:
         seed = None
         for _, method, path, body in seed_requests(s, ["k0"]):
             seed = seeded(*loop.run_until_complete(c.call(method, path, body)))
+        for method, path, body in follow_ups(s, seed):
+            seeded(*loop.run_until_complete(c.call(method, path, body)))
         loop.run_until_complete(_batch(c, s, seed, warmup))
         for size in (n, 2 * n):
             counted(s, seed, size)

@@ -17,6 +17,12 @@ SECRET = '{"value": "secret-value-ssssssssssssssssssssssssssssssssssssssssssss"}
 AUDIT = ('{"action": "bench.write", "actor": "agent", "target": "doc", "status": "ok", '
          f'"payload": {_PAYLOAD}}}')
 OBJECT = "o" * 1024
+THREAD = '{"agent_name": "bench"}'
+MESSAGE = '{"role": "user", "content": "benchmark message benchmark message benchmark"}'
+STATE = f'{{"data": {_PAYLOAD}}}'
+METRICS = orjson.dumps({"points": [
+    {"entity_type": "agent", "entity_name": "bench", "metric_name": f"m{i % 4}",
+     "value": float(i), "labels": {"run": "bench"}} for i in range(20)]}).decode()
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,8 @@ class Scenario:
     body: str | None = None
     seed: tuple[str, str, str] | None = None  # made once per key first: what a read reads
     cas: bool = False  # If-Match with the key's latest ETag
+    # Made after the seed, with its {id}: what a read of a thread reads.
+    then: tuple[tuple[str, str, str], ...] = ()
 
 
 SCENARIOS = {s.name: s for s in [
@@ -45,6 +53,18 @@ SCENARIOS = {s.name: s for s in [
     Scenario("audit_append", "write", "POST", "/v1/audit", AUDIT),
     Scenario("object_metadata", "read", "GET", "/v1/objects/{id}/metadata",
              seed=("POST", "/v1/objects?filename=bench.bin", OBJECT)),
+    # Agent-runtime records: each key is a thread of its own.
+    Scenario("message_append", "write", "POST", "/v1/threads/{id}/messages", MESSAGE,
+             seed=("POST", "/v1/threads", THREAD)),
+    Scenario("history_page", "read", "GET", "/v1/threads/{id}/messages?limit=20",
+             seed=("POST", "/v1/threads", THREAD),
+             then=tuple(("POST", "/v1/threads/{id}/messages", MESSAGE) for _ in range(20))),
+    Scenario("state_put", "write", "PUT", "/v1/threads/{id}/state", STATE,
+             seed=("POST", "/v1/threads", THREAD)),
+    Scenario("state_get", "read", "GET", "/v1/threads/{id}/state",
+             seed=("POST", "/v1/threads", THREAD),
+             then=(("PUT", "/v1/threads/{id}/state", STATE),)),
+    Scenario("metric_batch", "write", "POST", "/v1/metrics/batch", METRICS),
 ]}
 
 
@@ -66,6 +86,12 @@ def seed_requests(s: Scenario, keys: list[str]) -> Iterator[tuple[str, str, str,
         method, path, body = s.seed
         for key in keys:
             yield key, method, path.format(key=key), body
+
+
+def follow_ups(s: Scenario, seed: Seeded | None) -> Iterator[tuple[str, str, str]]:
+    """(method, path, body) of the requests made after a key's seed, with its id."""
+    for method, path, body in s.then:
+        yield method, path.format(id=seed.id if seed else None), body
 
 
 def seeded(status: int, headers: dict[str, str], body: bytes) -> Seeded:

@@ -48,6 +48,7 @@ class Backends:
     def env(self) -> dict[str, str]:
         """The storage service's settings, for the server and the in-process counter."""
         return {**os.environ, "UNISON_ENVIRONMENT": "test", "UNISON_DATABASE_URL": self.url(),
+                "UNISON_DATABASE_SYSTEM_URL": self.url(),
                 "UNISON_REDIS_URL": self.redis.url, "UNISON_AUTH_HS256_SECRET": SECRET,
                 "UNISON_STATE_DIR": str(self.root / "state"), "UNISON_KEK_KEYRING": KEYRING,
                 "UNISON_LOG_LEVEL": "WARNING", "STORAGE_OBJECT_BACKEND": "fs",

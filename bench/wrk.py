@@ -17,7 +17,15 @@ import httpx
 
 from unison_devstack.tokens import mint_token
 
-from .scenarios import Scenario, Seeded, content_type, request, seed_requests, seeded
+from .scenarios import (
+    Scenario,
+    Seeded,
+    content_type,
+    follow_ups,
+    request,
+    seed_requests,
+    seeded,
+)
 from .servers import SECRET
 
 KEYS_PER_CLIENT = 8
@@ -68,6 +76,10 @@ def _plan(base_url: str, s: Scenario, client: int, conc: int) -> str:
             r = http.request(method, path, content=body,
                              headers={"Content-Type": content_type(path)})
             seeds[key] = seeded(r.status_code, dict(r.headers), r.content)
+            for then_method, then_path, then_body in follow_ups(s, seeds[key]):
+                done = http.request(then_method, then_path, content=then_body,
+                                    headers={"Content-Type": content_type(then_path)})
+                seeded(done.status_code, dict(done.headers), done.content)
     reqs = []
     for key in keys:
         method, path, payload = request(s, key, seeds.get(key))
