@@ -136,8 +136,7 @@ class FakeStorage:
             if request.method == "GET":
                 if current is None:
                     return JSONResponse({"detail": "absent"}, status_code=404)
-                return JSONResponse({"namespace": namespace, "key": key, "value": current[0],
-                                     "version": current[1]},
+                return JSONResponse(_record(namespace, key, *current),
                                     headers={"ETag": f'"{current[1]}"'})
             if request.method == "DELETE":
                 if self.records.pop(rkey, None) is None:
@@ -153,7 +152,7 @@ class FakeStorage:
                 return JSONResponse({"detail": "changed"}, status_code=412)
             version = (current[1] if current else 0) + 1
             self.records[rkey] = (value, version)
-            return JSONResponse({"namespace": namespace, "key": key, "version": version},
+            return JSONResponse(_record(namespace, key, value, version),
                                 status_code=201 if current is None else 200,
                                 headers={"ETag": f'"{version}"'})
 
@@ -177,3 +176,10 @@ class FakeStorage:
 
     def values(self, namespace: str) -> dict[str, Any]:
         return {k[3]: v[0] for k, v in self.records.items() if k[2] == namespace}
+
+
+def _record(namespace: str, key: str, value: Any, version: int) -> dict[str, Any]:
+    """A KV record in the real service's shape (the client parses it)."""
+    return {"namespace": namespace, "key": key, "value": value, "version": version,
+            "etag": f'"{version}"', "expires_at": None,
+            "updated_at": "2026-01-01T00:00:00Z"}

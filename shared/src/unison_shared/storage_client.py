@@ -1,4 +1,5 @@
-"""A typed async client for the storage service's KV API, for service-to-service calls.
+"""The graph services' calls to the storage service's KV API, through `unison-client`
+(the platform's typed client, as every service-to-service call goes).
 
 The graph services keep content (trace events, context dimensions, capability
 manifests) in storage and only its id in the graph. Calls carry the caller's request id
@@ -6,8 +7,8 @@ and traceparent, and act as the caller: the caller's token is forwarded when its
 audience includes `storage`, otherwise (when a workload secret is configured) a
 short-lived workload token for the caller's tenant is minted. Every call here is
 idempotent (PUT/GET/DELETE of a named record), so connection failures and 5xx answers
-are retried briefly; storage still failing is a 503 with Retry-After, raised before the
-caller writes anything to the graph.
+are retried briefly (the client's retries); storage still failing is a 503 with
+Retry-After, raised before the caller writes anything to the graph.
 """
 
 from __future__ import annotations
@@ -17,10 +18,14 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 import jwt
+
+from unison_client import UnisonClient, trace_context
+from unison_client.errors import ConnectionError as StorageDown
+from unison_client.errors import NotFoundError, PreconditionFailed
+from unison_client.errors import UnisonError as StorageRefused
 
 from .errors import DependencyUnavailable
 
@@ -68,10 +73,12 @@ class StorageClient:
     def __init__(self, base_url: str, *, timeout: float = 5.0,
                  workload_secret: str | None = None, service_name: str = "graph",
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
+        # One connection pool for every caller; a UnisonClient per call carries the
+        # caller's token over it.
         self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), transport=transport,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
+            transport=transport, timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
             limits=httpx.Limits(max_connections=50, max_keepalive_connections=20))
+        self._base_url = base_url.rstrip("/")
         self._workload_secret = workload_secret
         self._service = service_name
 
@@ -87,71 +94,51 @@ class StorageClient:
                   "iat": now, "exp": now + 300}
         return jwt.encode(claims, self._workload_secret, algorithm="HS256")
 
-    def _headers(self, who: CallerIdentity) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {self._token(who)}"}
-        if who.request_id:
-            headers["X-Request-Id"] = who.request_id
-        if who.traceparent:
-            headers["traceparent"] = who.traceparent
-        return headers
-
-    async def _call(self, who: CallerIdentity, method: str, path: str,
-                    json: Any = None, headers: dict[str, str] | None = None
-                    ) -> httpx.Response:
-        last = "no answer"
-        for attempt in range(RETRIES + 1):
-            try:
-                resp = await self._http.request(method, path, json=json,
-                                                headers={**self._headers(who),
-                                                         **(headers or {})})
-            except httpx.TransportError as exc:
-                last = type(exc).__name__
-            else:
-                if resp.status_code < 500:
-                    return resp
-                last = f"HTTP {resp.status_code}"
-            if attempt < RETRIES:
-                await asyncio.sleep(0.05 * (attempt + 1))
-        logger.warning("storage %s %s failed: %s", method, path.split("/")[3:4], last)
-        raise StorageUnavailable(f"the storage service did not answer ({last}); "
-                                 "nothing was written to the graph")
+    def _client(self, who: CallerIdentity) -> UnisonClient:
+        return UnisonClient(storage_url=self._base_url, token=self._token(who),
+                            http_client=self._http, retries=RETRIES)
 
     @staticmethod
-    def _path(namespace: str, key: str) -> str:
+    def _check(namespace: str, key: str) -> None:
         if "/" in key or "/" in namespace:
             # The storage API routes on path segments: a slash cannot be addressed.
             raise ValueError("a storage namespace or key holds no '/'")
-        return f"/v1/kv/{quote(namespace, safe='')}/{quote(key, safe='')}"
 
     @staticmethod
-    def _refused(resp: httpx.Response) -> StorageUnavailable:
-        return StorageUnavailable(f"the storage service refused the call "
-                                  f"(HTTP {resp.status_code})")
+    def _unavailable(exc: StorageRefused) -> StorageUnavailable:
+        if isinstance(exc, StorageDown):
+            logger.warning("storage call failed: %s", type(exc).__name__)
+            return StorageUnavailable("the storage service did not answer; nothing was "
+                                      "written to the graph")
+        return StorageUnavailable(f"the storage service refused the call (HTTP {exc.status})")
 
     async def put(self, who: CallerIdentity, namespace: str, key: str, value: Any, *,
                   if_match: str | None = None, create_only: bool = False) -> str:
         """Write a record; `if_match` (an ETag from `get_versioned`) or `create_only`
         make it a check-and-set that raises VersionMismatch when another write won."""
-        headers = {"If-Match": if_match} if if_match else {}
-        if create_only:
-            headers["If-None-Match"] = "*"
-        resp = await self._call(who, "PUT", self._path(namespace, key), {"value": value},
-                                headers)
-        if resp.status_code == 412:
-            raise VersionMismatch(key)
-        if resp.status_code not in (200, 201):
-            raise self._refused(resp)
+        self._check(namespace, key)
+        with trace_context(who.request_id, who.traceparent):
+            try:
+                await self._client(who).kv.put(namespace, key, value, if_match=if_match,
+                                               create_only=create_only)
+            except PreconditionFailed:
+                raise VersionMismatch(key) from None
+            except StorageRefused as exc:
+                raise self._unavailable(exc) from exc
         return storage_id(namespace, key)
 
     async def get_versioned(self, who: CallerIdentity, namespace: str,
                             key: str) -> tuple[Any, str] | None:
         """The record's value and ETag, or None."""
-        resp = await self._call(who, "GET", self._path(namespace, key))
-        if resp.status_code == 404:
-            return None
-        if resp.status_code != 200:
-            raise self._refused(resp)
-        return resp.json().get("value"), resp.headers.get("etag", "")
+        self._check(namespace, key)
+        with trace_context(who.request_id, who.traceparent):
+            try:
+                record = await self._client(who).kv.get(namespace, key)
+            except NotFoundError:
+                return None
+            except StorageRefused as exc:
+                raise self._unavailable(exc) from exc
+        return record.value, record.etag
 
     async def get(self, who: CallerIdentity, namespace: str, key: str) -> Any | None:
         found = await self.get_versioned(who, namespace, key)
@@ -170,6 +157,11 @@ class StorageClient:
         return {k: v for k, v in pairs if v is not None}
 
     async def delete(self, who: CallerIdentity, namespace: str, key: str) -> None:
-        resp = await self._call(who, "DELETE", self._path(namespace, key))
-        if resp.status_code not in (204, 404):
-            raise self._refused(resp)
+        self._check(namespace, key)
+        with trace_context(who.request_id, who.traceparent):
+            try:
+                await self._client(who).kv.delete(namespace, key)
+            except NotFoundError:
+                return
+            except StorageRefused as exc:
+                raise self._unavailable(exc) from exc
