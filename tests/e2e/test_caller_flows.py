@@ -224,8 +224,17 @@ def graph_dump(plat: Platform) -> str:
 
 def files_holding(root: Path, needle: str) -> list[str]:
     raw = needle.encode()
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*")
-                  if p.is_file() and not p.is_symlink() and raw in p.read_bytes())
+    found = []
+    for path in root.rglob("*"):
+        if path.is_symlink() or not path.is_file():
+            continue
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:  # a server removed it meanwhile (temp file, old WAL)
+            continue
+        if raw in data:
+            found.append(str(path.relative_to(root)))
+    return sorted(found)
 
 
 def marker(prefix: str) -> str:
