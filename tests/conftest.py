@@ -2,4 +2,5 @@
 PostgreSQL, Redis and S3 servers once per session, callers with tokens. Each service's
 fixtures live in its own folder's conftest."""
 
-pytest_plugins = ["unison_shared.testing"]
+# tests/graph_fixtures.py: the FAKE storage fixtures both graph services' tests share.
+pytest_plugins = ["unison_shared.testing", "tests.graph_fixtures"]

@@ -4,11 +4,12 @@ the session's real ArcadeDB and Redis, a running app (its lifespan entered), cal
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
@@ -64,3 +65,37 @@ class Caller:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
+
+
+def settings_maker(settings_cls: type[Any], database: str,
+                   fake_storage: Any) -> Any:
+    """`make(graph=None, **overrides)`: a graph service's settings on the session's real
+    ArcadeDB (database `database`) and Redis, calling the FAKE storage."""
+    from . import graph_servers
+
+    server = graph_servers.arcadedb()
+    redis = graph_servers.redis()
+
+    def make(graph: dict[str, Any] | None = None, **overrides: Any) -> Any:
+        values = {**base_settings(redis.url, fake_storage.url),
+                  "graph": graph_settings(server, database, **(graph or {})), **overrides}
+        return settings_cls(**values)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def fake_storage() -> Iterator[Any]:
+    from . import graph_servers
+
+    storage = graph_servers.FakeStorage()
+    storage.start()
+    yield storage
+    storage.stop()
+
+
+@pytest.fixture
+def fake(fake_storage: Any) -> Iterator[Any]:
+    fake_storage.fail = False
+    yield fake_storage
+    fake_storage.fail = False

@@ -3,7 +3,7 @@ storage service (tests/graph_servers.py says why), a fresh household per caller.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -14,30 +14,16 @@ from unison_intent_graph.main import create_app
 from unison_intent_graph.settings import IntentGraphSettings
 
 from .. import graph_servers
-from ..graph_fixtures import Caller, base_settings, client_for, graph_settings, running
+from ..graph_fixtures import Caller, client_for, running, settings_maker
 
 DATABASE = "intent_test"
 
 
 @pytest.fixture(scope="session")
-def fake_storage() -> Iterator[graph_servers.FakeStorage]:
-    storage = graph_servers.FakeStorage()
-    storage.start()
-    yield storage
-    storage.stop()
-
-
-@pytest.fixture(scope="session")
 def ig_settings_factory(fake_storage: graph_servers.FakeStorage
                         ) -> Callable[..., IntentGraphSettings]:
-    server = graph_servers.arcadedb()
-    redis = graph_servers.redis()
-
-    def make(graph: dict[str, Any] | None = None, **overrides: Any) -> IntentGraphSettings:
-        values = {**base_settings(redis.url, fake_storage.url),
-                  "graph": graph_settings(server, DATABASE, **(graph or {})), **overrides}
-        return IntentGraphSettings(**values)
-
+    make: Callable[..., IntentGraphSettings] = settings_maker(IntentGraphSettings, DATABASE,
+                                                             fake_storage)
     return make
 
 
@@ -52,13 +38,6 @@ async def ig_app(ig_settings_factory: Callable[..., IntentGraphSettings]
 async def client(ig_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with client_for(ig_app) as c:
         yield c
-
-
-@pytest.fixture
-def fake(fake_storage: graph_servers.FakeStorage) -> Iterator[graph_servers.FakeStorage]:
-    fake_storage.fail = False
-    yield fake_storage
-    fake_storage.fail = False
 
 
 @pytest.fixture
