@@ -36,7 +36,7 @@ lint: install
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen mypy shared/src services/storage/src devstack/src \
 		services/context-graph/src services/intent-graph/src services/context/src \
-		tools/migrate/src clients/python/src bench
+		tools/migrate/src clients/python/src tools/admin/src bench
 
 # wrk (Debian's package) drives the HTTP load; valgrind is for `python -m
 # bench.instructions`, which counts instructions per request in-process (callgrind).

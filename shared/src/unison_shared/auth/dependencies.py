@@ -106,3 +106,18 @@ async def authenticated(
     ctx = RequestContext(principal=principal, tenant_id=tenant, person_id=person)
     request.state.ctx = ctx
     return ctx
+
+
+def require_operator(ctx: RequestContext) -> RequestContext:
+    """The admin routes (person erasure and export) are for operator tokens only."""
+    if not ctx.principal.is_operator:
+        raise Forbidden("this call needs an operator token (scopes persons:act persons:admin)")
+    return ctx
+
+
+def is_own_person(ctx: RequestContext) -> bool:
+    """The caller is the person the request is scoped to, with a person token (not a
+    service acting for them): only then may a person's secrets leave in an export."""
+    p = ctx.principal
+    return not p.is_service and p.kind == "person" and bool(ctx.person_id) \
+        and p.person_id == ctx.person_id

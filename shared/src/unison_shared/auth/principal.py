@@ -7,6 +7,9 @@ from typing import Any
 
 # A workload or service token acts for a person only with this explicit scope.
 ACT_FOR_PERSON_SCOPE = "persons:act"
+# An operator (a service token) may erase or export any person of its tenant only with
+# this scope, on top of persons:act (the admin routes name the person in their path).
+PERSONS_ADMIN_SCOPE = "persons:admin"
 
 
 # Identity claims are strings: anything else (a list, a number, an object) would become
@@ -64,3 +67,9 @@ class Principal:
     @property
     def may_act_for_persons(self) -> bool:
         return (self.kind != "person" or self.is_service) and ACT_FOR_PERSON_SCOPE in self.scopes
+
+    @property
+    def is_operator(self) -> bool:
+        """A service token allowed to erase and export persons (never a person token)."""
+        return self.is_service and PERSONS_ADMIN_SCOPE in self.scopes \
+            and ACT_FOR_PERSON_SCOPE in self.scopes

@@ -112,6 +112,17 @@ class Caller:
         return {"Authorization": f"Bearer {self.token}"}
 
 
+def operator_headers(household_id: str, sub: str = "service-operator") -> dict[str, str]:
+    """Headers of an operator's service token for one household (the person erasure and
+    export routes): scopes persons:act and persons:admin, every audience."""
+    from unison_devstack.tokens import mint_token
+
+    token = mint_token(TEST_SECRET, person_id=None, household_id=household_id, sub=sub,
+                       type="service", roles=["service"], audience=AUDIENCES,
+                       scopes=["persons:act", "persons:admin"])
+    return {"Authorization": f"Bearer {token}"}
+
+
 @pytest.fixture
 def make_caller() -> Callable[..., Caller]:
     def make(person_id: str | None = None, household_id: str | None = None,

@@ -1,0 +1,1 @@
+"""unison-admin: the operator's commands over the whole platform."""

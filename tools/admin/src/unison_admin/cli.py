@@ -1,0 +1,13 @@
+"""`unison-admin`: operator commands over the whole platform. Each group of commands lives
+in its own module and registers itself on `app` here."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="Operator commands of the Unison platform", no_args_is_help=True)
+
+
+@app.callback()
+def main() -> None:
+    """Back up and restore the platform; erase or export a person."""
