@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import typer
 
+from . import persons
+
 app = typer.Typer(help="Operator commands of the Unison platform", no_args_is_help=True)
+persons.register(app)
 
 
 @app.callback()
