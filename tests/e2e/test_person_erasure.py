@@ -69,7 +69,7 @@ def populate(plat: Platform, http: httpx.Client, pid: str) -> dict[str, str]:
                   json={"key": m["cache"], "value": {"note": m["cache"]}, "ttl": 600}))
     ok(http.post(f"{plat.storage}/memory", headers=person,
                  json={"session_id": f"mem-{pid}", "data": {"note": m["memory"]}}))
-    obj = ok(http.post(f"{plat.storage}/objects", headers=person, json={
+    ok(http.post(f"{plat.storage}/objects", headers=person, json={
         "content_b64": base64.b64encode(f"doc {m['object']}".encode()).decode(),
         "content_type": "text/plain"}))
     good(http.post(f"{plat.storage}/v1/audit", headers=person, json={
