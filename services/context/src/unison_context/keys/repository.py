@@ -47,6 +47,14 @@ async def insert_if_absent(pg: asyncpg.Connection, key: WrappedKey) -> None:
         key.tenant_id, key.person_id, key.version, key.kek_version, key.wrapped_key)
 
 
+async def delete_person(pg: asyncpg.Connection, tenant_id: str, person_id: str) -> int:
+    """Destroy the person's wrapped data keys; how many."""
+    status: str = await pg.execute(
+        "DELETE FROM person_data_keys WHERE tenant_id = $1 AND person_id = $2",
+        tenant_id, person_id)
+    return int(status.split()[-1])
+
+
 async def all_keys_locked(conn: StatementConnection) -> list[WrappedKey]:
     """Every person's data keys (a system job: the system role sees every tenant), locked
     so two rewraps cannot interleave on one key."""

@@ -85,6 +85,15 @@ class PersonKeys:
             raise CryptoError("the person's data key is missing")
         return self._remember(wrapped)
 
+    def forget(self, tenant_id: str, person_id: str) -> int:
+        """Drop the person's unwrapped keys from this process (after their wrapped keys
+        were deleted: crypto-shredding); how many cache entries were dropped."""
+        gone = [k for k in self._cache if k[0] == tenant_id and k[1] == person_id]
+        for ident in gone:
+            del self._cache[ident]
+        self._latest.pop((tenant_id, person_id), None)
+        return len(gone)
+
     async def seal(self, pg: asyncpg.Connection, tenant_id: str, person_id: str, kind: str,
                    record: str, plaintext: bytes) -> tuple[int, bytes]:
         """(data key version, blob); AAD = tenant, kind, person, record."""

@@ -92,10 +92,10 @@ class ContextKVService:
         wanted = [_check_key(k, f"keys[{i}]") for i, k in enumerate(keys)]
         values: dict[str, Any] = dict.fromkeys(wanted)
         for row in await repository.get_many(pg, ctx.tenant_id, ctx.person_id, wanted):
-            values[row.key] = await self._open(pg, ctx, row)
+            values[row.key] = await self.open_row(pg, ctx, row)
         return values
 
-    async def _open(self, pg: asyncpg.Connection, ctx: RequestContext,
+    async def open_row(self, pg: asyncpg.Connection, ctx: RequestContext,
                     row: repository.KVRow) -> Any:
         plain = await self.keys.open(pg, ctx.tenant_id, ctx.person_id, "kv", f"kv:{row.key}",
                                      row.dek_version, row.ciphertext)
@@ -104,4 +104,4 @@ class ContextKVService:
     async def export_profile(self, pg: asyncpg.Connection, ctx: RequestContext) -> dict[str, Any]:
         rows = await repository.profile_keys(pg, ctx.tenant_id, ctx.person_id,
                                              f"{ctx.person_id}:", EXPORT_LIMIT)
-        return {row.key: await self._open(pg, ctx, row) for row in rows}
+        return {row.key: await self.open_row(pg, ctx, row) for row in rows}

@@ -1,0 +1,1 @@
+"""Person erasure (crypto-shredding) and export, for operators and the person."""
