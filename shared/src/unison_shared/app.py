@@ -107,11 +107,13 @@ def _kit_lifespan(settings: ServiceSettings, service_label: str, postgres: bool,
                     settings.database_application_name or service_label,
                     system_url.get_secret_value() if system_url else None)
                 app.state.database = database
+                database.register_metrics(app.state.metrics.registry)
                 add_readiness_check(app, "postgres", database.ping)
             if redis and settings.redis_url:
                 from .cache import create_redis
 
-                client = redis_client = create_redis(settings.redis_url)
+                client = redis_client = create_redis(settings.redis_url,
+                                                     app.state.metrics.caches)
                 app.state.redis = client
 
                 async def redis_ready() -> None:

@@ -29,23 +29,35 @@ System jobs (sweeps, reconcile, key rotation) use `db.system()`: a transaction o
 connection of the *system role* (`database_system_url`), whose own row-level security
 policy shows it every tenant's rows, and `db.exclusive(name)`: a lock across replicas.
 No setting a session can change widens what the runtime role sees.
+
+`Database.register_metrics(registry)` puts both pools' figures on /metrics (`db_pool_*`,
+labelled `pool="runtime"` or `pool="system"`), read from the pools when Prometheus
+scrapes, so serving a request pays nothing for them (docs/observability.md).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeAlias
 
 import asyncpg
 from fastapi import Depends, Request
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import QueuePool
 
 from .auth import RequestContext, authenticated
 from .jsonutil import nesting_exceeds
-from .pgpool import Lease, ScopedPool
+from .pgpool import ACQUIRE_BUCKETS, Lease, ScopedPool
 from .sqlparams import Positional
 
 # What a repository function takes: the asyncpg connection of a request path, or the
@@ -118,6 +130,9 @@ async def create_statement_pool(url: str, size: int,
     return ScopedPool(connect, size)
 
 
+SYSTEM_POOL_SIZE = 2
+
+
 class Database:
     """The process's handle on its database: one per process, built by the app's
     lifespan (`create_service_app(..., postgres=True)`), found at `app.state.database`."""
@@ -125,6 +140,13 @@ class Database:
     def __init__(self, pool: ScopedPool, system_engine: AsyncEngine | None) -> None:
         self.pool = pool
         self._system_engine = system_engine
+        self._metrics: tuple[CollectorRegistry, PoolCollector] | None = None
+
+    def register_metrics(self, registry: CollectorRegistry) -> None:
+        """Both pools' figures on `registry` (until `close`), read at scrape time."""
+        collector = PoolCollector(self)
+        registry.register(collector)
+        self._metrics = (registry, collector)
 
     @classmethod
     async def open(cls, url: str, pool_size: int, application_name: str,
@@ -133,10 +155,14 @@ class Database:
         (opened lazily: a process that runs no system job never connects with it)."""
         pool = await create_statement_pool(url, pool_size, application_name)
         engine = None if system_url is None else create_engine(
-            system_url, 2, f"{application_name}-system")
+            system_url, SYSTEM_POOL_SIZE, f"{application_name}-system")
         return cls(pool, engine)
 
     async def close(self) -> None:
+        if self._metrics is not None:
+            registry, collector = self._metrics
+            registry.unregister(collector)
+            self._metrics = None
         await self.pool.close()
         if self._system_engine is not None:
             await self._system_engine.dispose()
@@ -192,6 +218,60 @@ class Database:
                 if taken:
                     await auto.execute(text("SELECT pg_advisory_unlock(hashtext(:n))"),
                                        {"n": name})
+
+
+# -- pool figures for /metrics
+
+
+class PoolCollector:
+    """`db_pool_*` for the runtime pool (the request paths' ScopedPool) and the system
+    role's SQLAlchemy pool (its public `checkedout()`, `checkedin()`, `size()`), built
+    when Prometheus scrapes."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def describe(self) -> Iterator[Metric]:
+        return self.collect(empty=True)
+
+    def collect(self, empty: bool = False) -> Iterator[Metric]:
+        connections = GaugeMetricFamily(
+            "db_pool_connections", "Open PostgreSQL connections by pool and state "
+            "(in_use, idle, opening)", labels=["pool", "state"])
+        most = GaugeMetricFamily("db_pool_max_connections",
+                                 "The most connections the pool opens", labels=["pool"])
+        waiting = GaugeMetricFamily("db_pool_waiting", "Callers waiting for a connection",
+                                    labels=["pool"])
+        acquire = HistogramMetricFamily(
+            "db_pool_acquire_seconds", "Time a checkout waited for its connection (0 when "
+            "an idle one was there; opening a connection counts)", labels=["pool"])
+        timeouts = CounterMetricFamily("db_pool_acquire_timeouts",
+                                       "Checkouts that found no connection in time",
+                                       labels=["pool"])
+        families: list[Metric] = [connections, most, waiting, acquire, timeouts]
+        if empty:
+            return iter(families)
+        pool = self.database.pool
+        for state, n in (("in_use", pool.in_use), ("idle", pool.idle),
+                         ("opening", pool.opening)):
+            connections.add_metric(["runtime", state], n)
+        most.add_metric(["runtime"], pool.max_size)
+        waiting.add_metric(["runtime"], pool.waiting)
+        timeouts.add_metric(["runtime"], pool.acquire_timeouts)
+        # Checkouts that found an idle connection waited 0 s: in every bucket.
+        cumulative, buckets = pool.idle_checkouts, []
+        for bound, n in zip((*ACQUIRE_BUCKETS, float("inf")), pool.wait_counts, strict=True):
+            cumulative += n
+            buckets.append(("+Inf" if bound == float("inf") else str(bound), cumulative))
+        acquire.add_metric(["runtime"], buckets, pool.wait_seconds)
+        engine = self.database._system_engine
+        system = engine.pool if engine is not None else None
+        if isinstance(system, QueuePool):
+            connections.add_metric(["system", "in_use"], system.checkedout())
+            connections.add_metric(["system", "idle"], system.checkedin())
+            # create_engine allows as many overflow connections as the pool's size.
+            most.add_metric(["system"], 2 * system.size())
+        return iter(families)
 
 
 # -- statements written with :name parameters, run through asyncpg

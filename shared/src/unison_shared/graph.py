@@ -7,6 +7,11 @@ budget, so a worker never hangs), records Bolt latency per query name, and turns
 unreachable or overloaded graph into a 503 with Retry-After. The same code runs on
 Neo4j 5 and on ArcadeDB's Bolt endpoint; `dialect` names the server for the few places
 where they differ (docs/context-graph.md § Cypher dialect).
+
+On /metrics: `graph_query_duration_seconds{query}`, `graph_query_errors_total{query,
+kind}`, and the driver's pool as far as the kit can see it (the neo4j driver has no
+public pool statistics): `graph_queries_in_flight` (queries holding a pooled connection
+or waiting for one) and `graph_pool_max_connections` (docs/observability.md).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, LiteralString
@@ -29,7 +34,8 @@ from neo4j.exceptions import (
     SessionExpired,
     TransientError,
 )
-from prometheus_client import Histogram
+from prometheus_client import Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -124,10 +130,21 @@ class Graph:
         self.driver = driver
         self.settings = settings
         self.latency: Histogram | None = None
+        self.errors: Counter | None = None
+        self.in_flight = 0  # queries running or waiting for a connection (read at scrape)
         if metrics is not None:
             self.latency = Histogram("graph_query_duration_seconds",
                                      "Bolt query latency by query name", ["query"],
                                      buckets=BOLT_BUCKETS, registry=metrics.registry)
+            self.errors = metrics.counter(
+                "graph_query_errors_total", "Bolt queries that failed, by query name and "
+                "kind (timeout, unavailable, busy, conflict, client, driver)",
+                ["query", "kind"])
+            metrics.registry.register(_PoolCollector(self))
+
+    def _failed(self, name: str, kind: str) -> None:
+        if self.errors is not None:
+            self.errors.labels(name, kind).inc()
 
     @property
     def dialect(self) -> Dialect:
@@ -164,32 +181,42 @@ class Graph:
         budget = budget or self.settings.query_timeout_seconds
         query = Query(cypher, timeout=budget)
         started = time.perf_counter()
+        self.in_flight += 1
         try:
             result = await asyncio.wait_for(self.driver.execute_query(
                 query, dict(params), database_=self.settings.database,
                 routing_=RoutingControl.WRITE if write else RoutingControl.READ,
             ), budget + min(0.5, budget))
         except TimeoutError:
+            self._failed(name, "timeout")
             logger.warning("graph query %s exceeded %.2fs", name, budget)
             raise GraphTimeout(name, budget) from None
         except ConstraintError as exc:
+            self._failed(name, "conflict")
             raise Conflict(f"{name}: the write conflicts with an existing node or "
                            "relationship (an id already used with another label?)") from exc
         except (ServiceUnavailable, SessionExpired, OSError) as exc:
+            self._failed(name, "unavailable")
             logger.warning("graph unavailable on %s: %s", name, type(exc).__name__)
             raise GraphUnavailable() from exc
         except TransientError as exc:
             if _is_timeout(exc):
+                self._failed(name, "timeout")
                 raise GraphTimeout(name, budget) from exc
+            self._failed(name, "busy")
             raise GraphUnavailable("the graph database is busy; retry later") from exc
         except ClientError as exc:
             if _is_timeout(exc):
+                self._failed(name, "timeout")
                 raise GraphTimeout(name, budget) from exc
+            self._failed(name, "client")
             raise
         except DriverError as exc:
+            self._failed(name, "driver")
             logger.warning("graph driver error on %s: %s", name, type(exc).__name__)
             raise GraphUnavailable() from exc
         finally:
+            self.in_flight -= 1
             if self.latency is not None:
                 self.latency.labels(name).observe(time.perf_counter() - started)
         return Rows([record.data() for record in result.records])
@@ -198,3 +225,24 @@ class Graph:
         """Readiness: a round trip to the configured database."""
         await self._execute("ready", "RETURN 1 AS ok", {}, write=False,
                             budget=min(2.0, self.settings.query_timeout_seconds))
+
+
+class _PoolCollector:
+    """The Bolt pool's figures the kit knows, read at scrape time."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+
+    def describe(self) -> Iterator[Metric]:
+        return self.collect(empty=True)
+
+    def collect(self, empty: bool = False) -> Iterator[Metric]:
+        in_flight = GaugeMetricFamily(
+            "graph_queries_in_flight", "Bolt queries running or waiting for a pooled "
+            "connection")
+        most = GaugeMetricFamily("graph_pool_max_connections",
+                                 "The most Bolt connections the driver opens")
+        if not empty:
+            in_flight.add_metric([], self.graph.in_flight)
+            most.add_metric([], self.graph.settings.pool_size)
+        return iter([in_flight, most])

@@ -7,6 +7,10 @@ generation key included (a lost generation restarts from the clock, never from a
 used before). Redis is a cache only: when it fails, reads go to the graph, the error is
 counted and logged, and nothing fails. A bump that could not reach Redis is remembered
 and retried before this process trusts the cache again.
+
+Lookups are counted in the app's cache counters (`Metrics.caches`: `cache_hits_total`,
+`cache_misses_total`, `cache_errors_total`, labelled `cache=<keyspace>`), and shown also
+as `graph_cache_events_total{keyspace, event}`, the name the graph services had first.
 """
 
 from __future__ import annotations
@@ -14,15 +18,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import orjson
-from prometheus_client import Counter
+from prometheus_client.core import CounterMetricFamily, Metric
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from .observability import Metrics
+from .observability import CacheCounters, Metrics
 
 logger = logging.getLogger("unison.graph.cache")
 T = TypeVar("T")
@@ -34,18 +38,40 @@ def _tenant_part(tenant: str) -> str:
 
 
 class CacheStats:
-    """hit / miss / error counts per keyspace, registered once per app."""
+    """hit / miss / error counts per keyspace in the app's cache counters; made once
+    per app (it registers `graph_cache_events_total`)."""
 
     def __init__(self, metrics: Metrics | None) -> None:
-        self.counter: Counter | None = None
+        self.counters: CacheCounters | None = None
         if metrics is not None:
-            self.counter = metrics.counter("graph_cache_events_total",
-                                           "Cache hits, misses and errors by keyspace",
-                                           ["keyspace", "event"])
+            self.counters = metrics.caches
+            metrics.registry.register(_GraphCacheEvents(metrics.caches))
 
     def count(self, keyspace: str, event: str) -> None:
-        if self.counter is not None:
-            self.counter.labels(keyspace, event).inc()
+        if self.counters is not None:
+            self.counters.count(keyspace, event)
+
+
+class _GraphCacheEvents:
+    """`graph_cache_events_total{keyspace, event}` from the same counts, at scrape time."""
+
+    def __init__(self, counters: CacheCounters) -> None:
+        self.counters = counters
+
+    def describe(self) -> Iterator[Metric]:
+        yield self._family()
+
+    @staticmethod
+    def _family() -> CounterMetricFamily:
+        return CounterMetricFamily("graph_cache_events_total",
+                                   "Cache hits, misses and errors by keyspace",
+                                   labels=["keyspace", "event"])
+
+    def collect(self) -> Iterator[Metric]:
+        family = self._family()
+        for (keyspace, event), n in sorted(self.counters.counts.items()):
+            family.add_metric([keyspace, event], n)
+        yield family
 
 
 class Generations:

@@ -1,5 +1,10 @@
-"""JSON logs carrying the request id. Payloads and secrets are never logged: log calls
-pass identifiers and sizes only, and the formatter drops any field named like a secret."""
+"""JSON logs carrying the request id (and the W3C trace id). Payloads and secrets are
+never logged: log calls pass identifiers and sizes only, and the formatter drops any field
+named like a secret.
+
+The request id is the caller's `X-Request-ID` when it sent one, and services forward it
+on their calls to each other, so one grep of every service's log follows a request
+across hops (docs/observability.md)."""
 
 from __future__ import annotations
 
@@ -13,6 +18,10 @@ import orjson
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
+)
+# The request's W3C traceparent (`00-<trace id>-<parent id>-<flags>`), forwarded on calls.
+traceparent_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "traceparent", default=None
 )
 
 _SENSITIVE = ("secret", "password", "token", "authorization", "cipher", "value", "payload",
@@ -37,6 +46,9 @@ class JsonFormatter(logging.Formatter):
         rid = request_id_var.get()
         if rid:
             entry["request_id"] = rid
+        traceparent = traceparent_var.get()
+        if traceparent:
+            entry["trace_id"] = traceparent[3:35]
         for key, val in record.__dict__.items():
             if key in _STD_ATTRS or key.startswith("_"):
                 continue

@@ -2,6 +2,13 @@
 
 Pure ASGI (not BaseHTTPMiddleware) so streaming uploads and downloads pass through
 without buffering, and the per-request overhead stays small on hot paths.
+
+The request id and traceparent of the request being served are in context variables
+(`request_id_var`, `traceparent_var`), so the JSON logs carry them and a call to another
+service forwards them (`trace_headers`, the header source the storage client hands
+`unison_client`). Figures that only need reading when Prometheus scrapes (pool sizes,
+cache hits and misses) are plain integers turned into metrics by a collector at scrape
+time, never a metric update per request (docs/observability.md).
 """
 
 from __future__ import annotations
@@ -10,12 +17,14 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, Metric
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .logging import request_id_var
+from .logging import request_id_var, traceparent_var
 
 logger = logging.getLogger("unison.http")
 
@@ -42,6 +51,9 @@ class Metrics:
         # on the benchmark machine); the label sets are few, so keep their children.
         self.in_flight_child = self.in_flight.labels(service)
         self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        # Every cache of the service counts its lookups here (cache_*_total).
+        self.caches = CacheCounters()
+        self.registry.register(self.caches)
 
     def observe(self, method: str, route: str, status: str, seconds: float) -> None:
         """Count a finished request and record its latency."""
@@ -56,6 +68,59 @@ class Metrics:
 
     def counter(self, name: str, doc: str, labels: list[str]) -> Counter:
         return Counter(name, doc, labels, registry=self.registry)
+
+
+class CacheCounters:
+    """Cache lookups by cache name and outcome (hit, miss, error), as plain integers:
+    a lookup costs one dict update; the counters are built when Prometheus scrapes.
+    The hit ratio is hits / (hits + misses): errors (the cache unreachable, the value read
+    from the source) are counted apart."""
+
+    EVENTS = {"hit": "cache_hits_total", "miss": "cache_misses_total",
+              "error": "cache_errors_total"}
+    _DOCS = {"hit": "Cache lookups answered from the cache, by cache",
+             "miss": "Cache lookups that found nothing, by cache",
+             "error": "Cache lookups or writes that failed (cache unreachable), by cache"}
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def count(self, cache: str, event: str) -> None:
+        key = (cache, event)
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def value(self, cache: str, event: str) -> int:
+        return self.counts.get((cache, event), 0)
+
+    def _families(self) -> dict[str, CounterMetricFamily]:
+        # The family name without `_total`: prometheus_client appends it.
+        return {event: CounterMetricFamily(name.removesuffix("_total"), self._DOCS[event],
+                                           labels=["cache"])
+                for event, name in self.EVENTS.items()}
+
+    def describe(self) -> Iterator[Metric]:
+        yield from self._families().values()
+
+    def collect(self) -> Iterator[Metric]:
+        families = self._families()
+        for (cache, event), n in sorted(self.counts.items()):
+            family = families.get(event)
+            if family is not None:
+                family.add_metric([cache], n)
+        yield from families.values()
+
+
+def trace_headers() -> dict[str, str]:
+    """The request id and traceparent of the request being served, as headers for a call
+    to another service (empty outside a request): the callee logs the same request id."""
+    headers = {}
+    rid = request_id_var.get()
+    if rid:
+        headers["X-Request-ID"] = rid
+    traceparent = traceparent_var.get()
+    if traceparent:
+        headers["traceparent"] = traceparent
+    return headers
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -91,8 +156,11 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send)
             return
         rid, traceparent = _trace_ids(scope)
-        scope.setdefault("state", {})["request_id"] = rid
+        state = scope.setdefault("state", {})
+        state["request_id"] = rid
+        state["traceparent"] = traceparent
         token = request_id_var.set(rid)
+        tp_token = traceparent_var.set(traceparent)
         status_holder: dict[str, Any] = {"status": 500}
         extra_headers = [(b"x-request-id", rid.encode()), (b"traceparent", traceparent.encode())]
 
@@ -124,3 +192,4 @@ class ObservabilityMiddleware:
                     "method": method, "route": template, "status": status,
                     "duration_ms": round(elapsed * 1000, 2)})
             request_id_var.reset(token)
+            traceparent_var.reset(tp_token)

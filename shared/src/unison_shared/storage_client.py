@@ -5,10 +5,12 @@ The graph services keep content (trace events, context dimensions, capability
 manifests) in storage and only its id in the graph. Calls carry the caller's request id
 and traceparent, and act as the caller: the caller's token is forwarded when its
 audience includes `storage`, otherwise (when a workload secret is configured) a
-short-lived workload token for the caller's tenant is minted. Every call here is
-idempotent (PUT/GET/DELETE of a named record), so connection failures and 5xx answers
-are retried briefly (the client's retries); storage still failing is a 503 with
-Retry-After, raised before the caller writes anything to the graph.
+short-lived workload token for the caller's tenant is minted. The ids come from the
+`CallerIdentity`, else from the request being served (`trace_headers`, the client's
+header source), so storage's JSON logs carry the caller's request id either way. Every
+call here is idempotent (PUT/GET/DELETE of a named record), so connection failures and
+5xx answers are retried briefly (the client's retries); storage still failing is a 503
+with Retry-After, raised before the caller writes anything to the graph.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from unison_client.errors import NotFoundError, PreconditionFailed
 from unison_client.errors import UnisonError as StorageRefused
 
 from .errors import DependencyUnavailable
+from .observability import trace_headers
 
 logger = logging.getLogger("unison.storage_client")
 RETRIES = 2
@@ -96,7 +99,7 @@ class StorageClient:
 
     def _client(self, who: CallerIdentity) -> UnisonClient:
         return UnisonClient(storage_url=self._base_url, token=self._token(who),
-                            http_client=self._http, retries=RETRIES)
+                            http_client=self._http, retries=RETRIES, headers=trace_headers)
 
     @staticmethod
     def _check(namespace: str, key: str) -> None:

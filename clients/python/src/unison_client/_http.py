@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import quote
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from .errors import ConnectionError, error_from_response, error_from_transport
-from .tracing import outgoing
+from .tracing import TRACEPARENT, current, new_request_id, new_traceparent
+
+# Headers sent on every call: a mapping, or a callable asked before each call (a server
+# passes one that returns the request id and traceparent of the request it is serving).
+HeaderSource: TypeAlias = Mapping[str, str] | Callable[[], Mapping[str, str]]
+_CANONICAL = {"x-request-id": "X-Request-Id", "traceparent": "traceparent"}
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 _DOTS = {".": "%2E", "..": "%2E%2E"}
@@ -62,9 +67,10 @@ Query = Mapping[str, Any] | list[tuple[str, Any]] | None
 class HTTP:
     def __init__(self, base_urls: Mapping[str, str], token: str | None,
                  client: httpx.AsyncClient, *, retries: int, backoff: float,
-                 max_backoff: float) -> None:
+                 max_backoff: float, headers: HeaderSource | None = None) -> None:
         self.base_urls = {k: v.rstrip("/") for k, v in base_urls.items()}
         self.token = token
+        self.default_headers = headers
         self.client = client
         self.retries = retries
         self.backoff = backoff
@@ -74,8 +80,19 @@ class HTTP:
         return self.base_urls[r.service] + r.path(params)
 
     def _headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
-        request_id, traceparent = outgoing()
-        headers = {"X-Request-Id": request_id, "traceparent": traceparent}
+        headers: dict[str, str] = {}
+        source = self.default_headers
+        if source is not None:
+            for name, value in (source() if callable(source) else source).items():
+                headers[_CANONICAL.get(name.lower(), name)] = value
+        # The request id and traceparent: trace_context's, else the header source's, else
+        # new ones (a malformed traceparent is replaced by a new trace).
+        request_id, traceparent = current()
+        headers["X-Request-Id"] = (request_id or headers.get("X-Request-Id")
+                                   or new_request_id())
+        traceparent = traceparent or headers.get("traceparent")
+        headers["traceparent"] = (traceparent if traceparent and TRACEPARENT.match(traceparent)
+                                  else new_traceparent())
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         if extra:

@@ -7,7 +7,7 @@ from types import TracebackType
 
 import httpx
 
-from ._http import HTTP, route
+from ._http import HTTP, HeaderSource, route
 from .models import WhoAmI
 from .surfaces._base import parse
 from .surfaces.agent import Artifacts, Messages, Threads, ThreadState
@@ -46,6 +46,12 @@ class UnisonClient:
     Calls that are safe to repeat are retried `retries` times on ConnectionError, with
     exponential backoff from `backoff` seconds up to `max_backoff` (longer when the
     service says Retry-After, but never beyond `max_backoff`).
+
+    `headers` are sent on every call: a mapping, or a callable asked before each call.
+    A service calling another passes a callable that returns the `X-Request-ID` and
+    `traceparent` of the request it is serving, so the callee logs the same request id
+    (an explicit `trace_context` block still wins). The token's `Authorization` wins
+    over one given here.
     """
 
     def __init__(self, *, storage_url: str | None = None, context_url: str | None = None,
@@ -53,7 +59,8 @@ class UnisonClient:
                  token: str | None = None, timeout: float = 30.0, retries: int = 2,
                  backoff: float = 0.2, max_backoff: float = 10.0,
                  transport: httpx.AsyncBaseTransport | None = None,
-                 http_client: httpx.AsyncClient | None = None) -> None:
+                 http_client: httpx.AsyncClient | None = None,
+                 headers: HeaderSource | None = None) -> None:
         given = {"storage": storage_url, "context": context_url,
                  "context-graph": context_graph_url, "intent-graph": intent_graph_url}
         urls = {name: given[name] or os.environ.get(ENV_URLS[name]) or DEFAULT_URLS[name]
@@ -61,7 +68,8 @@ class UnisonClient:
         self._owns_client = http_client is None
         client = http_client or httpx.AsyncClient(transport=transport, timeout=timeout)
         self._http = HTTP(urls, token if token is not None else os.environ.get("UNISON_TOKEN"),
-                          client, retries=retries, backoff=backoff, max_backoff=max_backoff)
+                          client, retries=retries, backoff=backoff, max_backoff=max_backoff,
+                          headers=headers)
         self.kv = KV(self._http)
         self.memory = Memory(self._http)
         self.vault = Vault(self._http)

@@ -1,8 +1,10 @@
 """Request ids and W3C `traceparent`, propagated from the caller's context.
 
 A service handling a request wraps its outgoing calls in `trace_context(request_id=...,
-traceparent=...)` with the values it received, so one id follows the work across
-services; without one, each call gets a fresh request id and a fresh trace.
+traceparent=...)` with the values it received, or gives the client a header source
+(`UnisonClient(headers=...)`, a callable returning the current `X-Request-ID` and
+`traceparent`), so one id follows the work across services; without either, each call
+gets a fresh request id and a fresh trace. `trace_context` wins over the header source.
 """
 
 from __future__ import annotations
@@ -43,6 +45,11 @@ def trace_context(request_id: str | None = None,
     finally:
         _request_id.reset(rid)
         _traceparent.reset(tp)
+
+
+def current() -> tuple[str | None, str | None]:
+    """(request id, traceparent) set by `trace_context`, None where not set."""
+    return _request_id.get(), _traceparent.get()
 
 
 def outgoing() -> tuple[str, str]:

@@ -4,6 +4,9 @@ maximum; the configured default without one), values up to a configured size.
 
 Redis is a cache: when it is down (or not configured) a read is a miss (404) and a
 write answers 503 with Retry-After; nothing else in storage depends on it.
+
+Reads are counted on /metrics as `cache_hits_total`, `cache_misses_total` and
+`cache_errors_total` (Redis unreachable) with `cache="storage:cache"`.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from unison_shared.auth import RequestContext
+from unison_shared.cache import cache_counters
 from unison_shared.errors import DependencyUnavailable, NotFound, PayloadTooLarge, ValidationFailed
 
 from ..settings import StorageOptions
@@ -27,6 +31,7 @@ from .schemas import CacheEntry
 logger = logging.getLogger("unison.storage.cache")
 
 PREFIX = "storage:cache:"
+CACHE_NAME = "storage:cache"
 _DOWN = (RedisError, OSError, TimeoutError)
 
 
@@ -43,6 +48,12 @@ class CacheService:
     def __init__(self, redis: Redis | None, options: StorageOptions) -> None:
         self.redis = redis
         self.options = options
+        # The app's cache counters, when the kit made this Redis client (app.py).
+        self.counters = cache_counters(redis)
+
+    def _count(self, event: str) -> None:
+        if self.counters is not None:
+            self.counters.count(CACHE_NAME, event)
 
     def _client(self) -> Redis:
         if self.redis is None:
@@ -68,14 +79,15 @@ class CacheService:
             redis = self._client()
             name = scope_prefix(ctx) + key
             raw = await redis.get(name)
-            if raw is None:
-                raise NotFound(f"no cache entry {key!r}")
-            stored = orjson.loads(raw)
-            if stored["expires_at"] <= time.time():
+            stored = None if raw is None else orjson.loads(raw)
+            if stored is None or stored["expires_at"] <= time.time():
+                self._count("miss")
                 raise NotFound(f"no cache entry {key!r}")
             stored["accessed_at"] = _now().isoformat()
             await redis.set(name, orjson.dumps(stored), xx=True, keepttl=True)
+            self._count("hit")
         except _DOWN as exc:
+            self._count("error")
             logger.warning("cache read missed: Redis unavailable",
                            extra={"error": type(exc).__name__})
             raise NotFound(f"no cache entry {key!r} (the cache is unavailable)") from exc
@@ -99,6 +111,7 @@ class CacheService:
         try:
             await self._client().set(scope_prefix(ctx) + key, orjson.dumps(stored), ex=seconds)
         except _DOWN as exc:
+            self._count("error")
             logger.warning("cache write refused: Redis unavailable",
                            extra={"error": type(exc).__name__})
             raise self._unavailable() from exc
