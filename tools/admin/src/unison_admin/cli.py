@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import typer
 
-from . import persons
+from . import backup, persons, restore
 
 app = typer.Typer(help="Operator commands of the Unison platform", no_args_is_help=True)
 persons.register(app)
+app.command("backup")(backup.backup_cmd)
+app.command("restore")(restore.restore_cmd)
 
 
 @app.callback()

