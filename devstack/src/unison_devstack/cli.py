@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .stack import StackConfig, dev_secret, down, up
+from .stack import StackConfig, dev_secret, down, ensure_signing_key, signing_key_path, up
 from .tokens import mint_token
 
 app = typer.Typer(help="Docker-free local runner for the Unison platform", no_args_is_help=True)
@@ -17,14 +17,15 @@ StateDir = Annotated[Path, typer.Option(envvar="DEVSTACK_STATE_DIR", help="state
 
 @app.command("up")
 def up_cmd(state_dir: StateDir = Path(".devstack")) -> None:
-    """Start PostgreSQL, Redis and
-    the services; print their URLs."""
+    """Start PostgreSQL, Redis, ArcadeDB and the four services; print every URL."""
     cfg = StackConfig.from_env(state_dir)
     urls = up(cfg)
     typer.echo(f"Unison platform is up (state in {cfg.state_dir}):")
     for name, url in urls.items():
-        typer.echo(f"  {name:<9} {url}")
-    typer.echo(f"  logs      {cfg.logs}")
+        typer.echo(f"  {name:<14} {url}")
+    typer.echo(f"  {'logs':<14} {cfg.logs}")
+    typer.echo("\nThe platform signing key (erasure receipts; unison-admin reads it):")
+    typer.echo(f"  UNISON_PLATFORM_SIGNING_KEY_FILE={signing_key_path(cfg.state_dir)}")
     typer.echo("\nMint a development token for a person in a household:")
     typer.echo("  uv run unison-devstack token --person alice --household home")
     typer.echo("Then, for example:")
@@ -37,6 +38,14 @@ def down_cmd(state_dir: StateDir = Path(".devstack")) -> None:
     """Stop everything `up` started (data stays in the state directory)."""
     stopped = down(StackConfig.from_env(state_dir))
     typer.echo("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+
+
+@app.command("signing-key")
+def signing_key_cmd(state_dir: StateDir = Path(".devstack")) -> None:
+    """Create the platform signing key if missing (as `up` does) and print the variable
+    that points at it; the compose devstack mounts the same file as a secret."""
+    path = ensure_signing_key(StackConfig.from_env(state_dir).state_dir)
+    typer.echo(f"UNISON_PLATFORM_SIGNING_KEY_FILE={path}")
 
 
 @app.command("token")

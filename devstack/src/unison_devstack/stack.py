@@ -66,6 +66,34 @@ def dev_secret(cfg: StackConfig) -> str:
     return path.read_text().strip()
 
 
+def signing_key_path(state_dir: Path) -> Path:
+    """Where the platform's Ed25519 signing key lives (erasure receipts; unison-admin
+    reads it through UNISON_PLATFORM_SIGNING_KEY_FILE)."""
+    return state_dir.resolve() / "secrets" / "platform-signing.pem"
+
+
+def ensure_signing_key(state_dir: Path) -> Path:
+    """The platform signing key (Ed25519, PEM, PKCS8), created once with mode 0600 and
+    never replaced: receipts already issued stay verifiable with its public key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    path = signing_key_path(state_dir)
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption())
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another `up` made it first: keep that one
+        return path
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+    return path
+
+
 def object_store_env(cfg: StackConfig) -> dict[str, str]:
     if cfg.object_backend == "fs":
         return {"STORAGE_OBJECT_BACKEND": "fs",
@@ -116,6 +144,7 @@ def up(cfg: StackConfig) -> dict[str, str]:
 
     object_store_env(cfg)  # refuse an unknown backend before starting anything
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    ensure_signing_key(cfg.state_dir)
     pg = PostgresServer(cfg.state_dir / "postgres", cfg.postgres_port)
     if not port_open(cfg.postgres_port):
         pg.start()
