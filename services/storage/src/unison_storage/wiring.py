@@ -83,7 +83,7 @@ def build_services(settings: StorageSettings, db: Database, redis: Redis | None,
                    signing_key: SigningKey) -> Services:
     opts = settings.storage
     keys = DataKeyService(keyring, keyring_reloader(settings))
-    audit = AuditService(db)
+    audit = AuditService(db, keys)
     payloads = Payloads(db, store)
     objects = ObjectService(db, store, opts, presign_key(settings, keyring))
     return Services(

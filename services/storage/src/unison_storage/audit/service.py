@@ -10,12 +10,18 @@ never content.
 Appends from every replica serialise on the tenant's audit_heads row (see repository),
 so the chain stays linear: seq 1..N with no gaps, each event's prev_hash equal to the
 hash of the event before it (the first links to 64 zeros).
+
+A caller's event (`record`: the audit API) that names a person stores its free-form
+payload sealed under that person's data key (sealing.py): after the person's erasure the
+chain still verifies, and the payload reads back as `{"erased": true}`. The events other
+domains append themselves (`append`, `prepare`: the vault's) carry only ids and numbers
+(versions, counts), never free-form content, and are stored as they are.
 """
 
 from __future__ import annotations
 
 import base64
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +30,8 @@ from unison_shared.database import Database, StatementConnection
 from unison_shared.errors import BadRequest, Conflict
 from unison_shared.jsonutil import encode_jsonb
 
-from . import repository
+from ..keys.service import DataKeyService
+from . import repository, sealing
 from .chain import GENESIS_HASH, event_hash, event_hash_v2
 from .repository import EventFilter, EventRow, NewEvent
 from .schemas import AuditEvent, AuditEventIn, AuditPage, VerifyResult
@@ -33,10 +40,10 @@ MAX_PAYLOAD_BYTES = 64 * 1024
 VERIFY_BATCH = 500
 
 
-def _to_event(row: EventRow) -> AuditEvent:
+def _to_event(row: EventRow, payload: dict[str, Any]) -> AuditEvent:
     return AuditEvent(seq=row.seq, id=row.id, actor=row.actor, action=row.action,
                       target=row.target, decision_id=row.decision_id, status=row.status,
-                      person_id=row.person_id, payload=row.payload,
+                      person_id=row.person_id, payload=payload,
                       created_at=row.created_at, prev_hash=row.prev_hash, hash=row.hash)
 
 
@@ -52,9 +59,16 @@ def encode_payload(payload: dict[str, Any]) -> str:
 
 
 class AuditService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, keys: DataKeyService) -> None:
         self.db = db
+        self.keys = keys
         self.repo = repository
+
+    async def event_of(self, conn: StatementConnection, row: EventRow) -> AuditEvent:
+        """The event as callers see it: its payload unsealed (or `{"erased": true}`)."""
+        payload = await sealing.unseal(self.keys, conn, row.tenant_id, row.person_id,
+                                       row.payload)
+        return _to_event(row, payload)
 
     async def append(self, conn: StatementConnection, ctx: RequestContext,
                      event: AuditEventIn) -> AuditEvent:
@@ -62,13 +76,27 @@ class AuditService:
 
         The head stays locked until the caller's transaction ends, so keep that
         transaction short. A retry with an id already in the chain returns the first
-        event unchanged."""
-        return (await self._append(conn, ctx, event))[0]
+        event unchanged. For a domain's own events: the payload is stored in clear, so it
+        must hold ids and numbers only."""
+        row, _ = await self.repo.append_event(conn, self.prepare(ctx, event))
+        return await self.event_of(conn, row)
+
+    async def seal(self, conn: StatementConnection, ctx: RequestContext,
+                   event: AuditEventIn) -> NewEvent:
+        """`prepare`, with the free-form payload sealed under the key of the person the
+        event names (in clear for an event about no person)."""
+        new = self.prepare(ctx, event)
+        if not event.person_id:
+            return new
+        sealed = await sealing.seal(self.keys, conn, ctx.tenant_id, event.person_id,
+                                    new.payload_json)
+        return replace(new, payload_json=sealed)
 
     @staticmethod
     def prepare(ctx: RequestContext, event: AuditEventIn) -> NewEvent:
-        """The event as a repository appends it: for a statement of another domain that
-        appends its own event in the same round trip (a vault write)."""
+        """The event as a repository appends it, its payload in clear: for an event a
+        domain builds itself, whose payload holds only ids and numbers (the vault's);
+        a caller's free-form payload goes through `seal`."""
         return NewEvent(tenant_id=ctx.tenant_id, scope_person=ctx.person_id, id=event.id,
                         actor=event.actor, action=event.action, target=event.target,
                         decision_id=event.decision_id, status=event.status,
@@ -76,8 +104,8 @@ class AuditService:
 
     async def _append(self, conn: StatementConnection, ctx: RequestContext,
                       event: AuditEventIn) -> tuple[AuditEvent, bool]:
-        row, created = await self.repo.append_event(conn, self.prepare(ctx, event))
-        return _to_event(row), created
+        row, created = await self.repo.append_event(conn, await self.seal(conn, ctx, event))
+        return await self.event_of(conn, row), created
 
     async def record(self, ctx: RequestContext, event: AuditEventIn) -> tuple[AuditEvent, bool]:
         """Append on its own (the HTTP routes); returns (event, created). On PostgreSQL
@@ -94,7 +122,7 @@ class AuditService:
     async def get(self, ctx: RequestContext, event_id: str) -> AuditEvent | None:
         async with self.db.statement(ctx) as conn:
             row = await self.repo.get(conn, ctx.tenant_id, event_id, ctx.person_id or None)
-        return _to_event(row) if row else None
+            return await self.event_of(conn, row) if row else None
 
     async def list(self, ctx: RequestContext, f: EventFilter, cursor: str | None,
                    limit: int, ascending: bool) -> AuditPage:
@@ -107,10 +135,11 @@ class AuditService:
         after = _decode_cursor(cursor, ascending) if cursor else None
         async with self.db.statement(ctx) as conn:
             rows = await self.repo.list_events(conn, ctx.tenant_id, f, after, ascending, limit + 1)
-        more = len(rows) > limit
-        rows = rows[:limit]
+            more = len(rows) > limit
+            rows = rows[:limit]
+            items = [await self.event_of(conn, r) for r in rows]
         next_cursor = _encode_cursor(rows[-1].seq, ascending) if more else None
-        return AuditPage(items=[_to_event(r) for r in rows], next_cursor=next_cursor)
+        return AuditPage(items=items, next_cursor=next_cursor)
 
     async def verify(self, ctx: RequestContext, pinned: dict[int, str] | None = None,
                      batch: int = VERIFY_BATCH) -> VerifyResult:

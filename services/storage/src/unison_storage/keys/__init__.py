@@ -1,1 +1,2 @@
-"""Per-tenant data keys for envelope encryption (used by the vault and sensitive KV)."""
+"""Per-tenant data keys and the per-person keys beneath them, for envelope encryption
+(vault, sensitive KV, agent state, workflow contexts, audit payloads about a person)."""

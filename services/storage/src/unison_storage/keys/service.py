@@ -1,4 +1,13 @@
-"""Envelope encryption for records: per-tenant data keys, wrapped by the KEK keyring.
+"""Envelope encryption for records: per-tenant data keys, wrapped by the KEK keyring,
+and beneath them per-person data keys (person_keys.py).
+
+A record of one person (`KeyOwner(tenant, person)`) is sealed under that person's key,
+so erasing the person destroys what opens it; a record of the tenant (a tenant id, or
+no person) under the tenant's key. Either way the returned `dek_version` is the tenant
+key version, which the record stores. A person's record written before person keys
+existed was sealed under the tenant key directly: `decrypt` falls back to it when the
+person's key does not open the blob (AES-GCM authenticates, so the wrong key never
+yields plaintext).
 
 Unwrapped data keys are cached in process memory (never in Redis or logs) so a hot
 read costs one AES-GCM operation, not a key fetch.
@@ -8,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 from unison_shared.crypto import (
     CryptoError,
@@ -20,9 +30,21 @@ from unison_shared.crypto import (
 from unison_shared.database import StatementConnection
 
 from . import repository
+from .person_keys import PersonKeys
 from .repository import WrappedKey
 
 LATEST_KEY_TTL_SECONDS = 30.0
+
+
+class KeyOwner(NamedTuple):
+    """Whose data key seals a record: one person's of the tenant, or (person "") the
+    tenant's. `encrypt` and `decrypt` take one, or a tenant id alone."""
+    tenant_id: str
+    person_id: str = ""
+
+
+def _owner(owner: str | KeyOwner) -> KeyOwner:
+    return owner if isinstance(owner, KeyOwner) else KeyOwner(owner)
 
 
 def _key_aad(tenant_id: str, version: int) -> bytes:
@@ -39,6 +61,7 @@ class DataKeyService:
         # write. After a rotation on another replica this one seals with the previous
         # version for at most LATEST_KEY_TTL_SECONDS: still a valid, readable key.
         self._latest: dict[str, tuple[int, float]] = {}
+        self.persons = PersonKeys(self._by_version)
 
     async def _current(self, conn: StatementConnection, tenant_id: str) -> tuple[int, bytes]:
         known = self._latest.get(tenant_id)
@@ -79,22 +102,62 @@ class DataKeyService:
             raise LookupError(f"data key version {version} is missing for the tenant")
         return self._unwrap(wrapped)
 
-    async def encrypt(self, conn: StatementConnection, tenant_id: str, kind: str, record_id: str,
-                      plaintext: bytes, record_version: int = 0) -> tuple[int, bytes]:
-        """Seal under the tenant's newest data key; returns (data key version, blob).
-        `record_version` joins the AAD so a blob cannot be replayed as another version."""
+    async def encrypt(self, conn: StatementConnection, owner: str | KeyOwner, kind: str,
+                      record_id: str, plaintext: bytes,
+                      record_version: int = 0) -> tuple[int, bytes]:
+        """Seal under the owner's key (the person's, else the tenant's) of the tenant's
+        newest data key version; returns (that version, blob). `record_version` joins
+        the AAD so a blob cannot be replayed as another version."""
+        tenant_id, person_id = _owner(owner)
         version, key = await self._current(conn, tenant_id)
+        if person_id:
+            key = await self.persons.for_sealing(conn, tenant_id, person_id, version, key)
         return version, seal(key, plaintext,
                              record_aad(tenant_id, kind, record_id, record_version))
 
-    async def decrypt(self, conn: StatementConnection, tenant_id: str, kind: str, record_id: str,
-                      dek_version: int, blob: bytes, record_version: int = 0) -> bytes:
-        """Open a blob; raises CryptoError on tampering, a wrong AAD, or a missing key."""
+    async def decrypt(self, conn: StatementConnection, owner: str | KeyOwner, kind: str,
+                      record_id: str, dek_version: int, blob: bytes,
+                      record_version: int = 0) -> bytes:
+        """Open a blob of the owner (the record's person, or the tenant); raises
+        CryptoError on tampering, a wrong AAD, or a missing key (a person's records
+        once the person was erased)."""
+        tenant_id, person_id = _owner(owner)
+        aad = record_aad(tenant_id, kind, record_id, record_version)
         try:
+            if person_id:
+                opened = await self._open_as_person(conn, tenant_id, person_id, dek_version,
+                                                    blob, aad)
+                if opened is not None:
+                    return opened
             key = await self._by_version(conn, tenant_id, dek_version)
         except LookupError as exc:
             raise CryptoError(str(exc)) from exc
-        return open_sealed(key, blob, record_aad(tenant_id, kind, record_id, record_version))
+        return open_sealed(key, blob, aad)
+
+    async def _open_as_person(self, conn: StatementConnection, tenant_id: str,
+                              person_id: str, version: int, blob: bytes,
+                              aad: bytes) -> bytes | None:
+        """The blob opened with the person's key of the version; None when the person
+        has no such key or it does not open the blob (then the tenant key may: a record
+        sealed before person keys existed)."""
+        key = self.persons.cached(tenant_id, person_id, version)
+        if key is None:
+            key = await self.persons.stored(conn, tenant_id, person_id, version)
+        if key is None:
+            return None
+        try:
+            return open_sealed(key, blob, aad)
+        except CryptoError:
+            return None
+
+    async def destroy_person_keys(self, conn: StatementConnection, tenant_id: str,
+                                  person_id: str) -> int:
+        """Delete the person's data keys in the caller's transaction (crypto-shredding);
+        call `forget_person` once it has committed."""
+        return await self.persons.destroy(conn, tenant_id, person_id)
+
+    def forget_person(self, tenant_id: str, person_id: str) -> None:
+        self.persons.forget(tenant_id, person_id)
 
     async def rotate_data_key(self, conn: StatementConnection, tenant_id: str) -> int:
         """Add a new data key version for the tenant: new writes use it, and blobs sealed

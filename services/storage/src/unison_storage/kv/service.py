@@ -14,7 +14,7 @@ from unison_shared.auth import RequestContext
 from unison_shared.database import Database, StatementConnection
 from unison_shared.errors import BadRequest, NotFound, PreconditionFailed
 
-from ..keys.service import DataKeyService
+from ..keys.service import DataKeyService, KeyOwner
 from . import repository
 from .repository import KVRow, KVWrite
 from .schemas import KVPage, KVRecord
@@ -74,12 +74,13 @@ class KVService:
         if row.value_enc is not None:
             assert row.dek_version is not None
             aad_id = self._aad_id(ctx, row.namespace, row.key)
+            owner = KeyOwner(ctx.tenant_id, ctx.person_id)
             if conn is None:  # the namespace stopped being sensitive after this write
                 async with self.db.transaction(ctx) as own:
-                    plain = await self.keys.decrypt(own, ctx.tenant_id, "kv", aad_id,
+                    plain = await self.keys.decrypt(own, owner, "kv", aad_id,
                                                     row.dek_version, row.value_enc)
             else:
-                plain = await self.keys.decrypt(conn, ctx.tenant_id, "kv", aad_id,
+                plain = await self.keys.decrypt(conn, owner, "kv", aad_id,
                                                 row.dek_version, row.value_enc)
             value = orjson.loads(plain)
         return KVRecord(namespace=row.namespace, key=row.key, value=value, version=row.version,
@@ -103,8 +104,8 @@ class KVService:
         async with self._session(ctx, ns) as (conn, pg):
             if self.is_sensitive(ns):
                 assert conn is not None
-                dek, blob = await self.keys.encrypt(conn, ctx.tenant_id, "kv",
-                                                    self._aad_id(ctx, ns, key), encoded)
+                dek, blob = await self.keys.encrypt(conn, KeyOwner(ctx.tenant_id, ctx.person_id),
+                                                    "kv", self._aad_id(ctx, ns, key), encoded)
                 write = KVWrite(None, blob, dek, ttl_seconds)
             else:
                 write = KVWrite(text_value, None, None, ttl_seconds)

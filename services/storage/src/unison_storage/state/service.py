@@ -23,7 +23,7 @@ from unison_shared.crypto import CryptoError
 from unison_shared.errors import NotFound, PreconditionFailed, UnisonError
 from unison_shared.jsonutil import encode_jsonb
 
-from ..keys.service import DataKeyService
+from ..keys.service import DataKeyService, KeyOwner
 from ..settings import StorageOptions
 from ..threads.payloads import Payloads
 from ..threads.service import missing
@@ -80,8 +80,8 @@ class StateService:
                 if current is None:
                     raise missing(thread_id)
             version = current + 1
-            dek, blob = await self.keys.encrypt(conn, t, AAD_KIND, _record_id(p, thread_id),
-                                                plain, version)
+            dek, blob = await self.keys.encrypt(conn, KeyOwner(t, p), AAD_KIND,
+                                                _record_id(p, thread_id), plain, version)
             written = await repo.write_inline(conn, t, p, thread_id, version, dek, blob,
                                               self.options.agent_state_max_versions)
             if written is None:
@@ -112,8 +112,8 @@ class StateService:
             if version is None:
                 await self._refuse(conn, ctx, thread_id, expected)
             assert version is not None
-            dek, blob = await self.keys.encrypt(conn, t, AAD_KIND, _record_id(p, thread_id),
-                                                plain, version)
+            dek, blob = await self.keys.encrypt(conn, KeyOwner(t, p), AAD_KIND,
+                                                _record_id(p, thread_id), plain, version)
             object_id = None
             inline: bytes | None = blob
             if len(blob) > self.options.agent_state_inline_max_bytes:
@@ -153,8 +153,8 @@ class StateService:
         if blob is None:
             blob = await self.payloads.read(row.storage_key, row.size_bytes)
         try:
-            plain = await self.keys.decrypt(conn, ctx.tenant_id, AAD_KIND,
-                                            _record_id(ctx.person_id, thread_id),
+            plain = await self.keys.decrypt(conn, KeyOwner(ctx.tenant_id, ctx.person_id),
+                                            AAD_KIND, _record_id(ctx.person_id, thread_id),
                                             row.dek_version, blob, row.version)
         except CryptoError as exc:
             logger.error("agent state failed its integrity check",

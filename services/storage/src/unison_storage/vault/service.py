@@ -36,7 +36,7 @@ from unison_shared.errors import (
 from ..audit.schemas import AuditEventIn
 from ..audit.service import AuditService
 from ..keys import rotation
-from ..keys.service import DataKeyService
+from ..keys.service import DataKeyService, KeyOwner
 from . import repository, rules
 from .repository import SecretRow, VersionRow
 from .schemas import DestroyResult, SecretDetail, SecretMetadata, SecretPage, SecretValue
@@ -136,8 +136,8 @@ class VaultService:
         current = row.current_version if row else 0
         _check_expected(w.expected, current)
         secret_id = row.id if row else uuid.uuid4()
-        dek, blob = await self.keys.encrypt(conn, t, AAD_KIND, str(secret_id), w.plain,
-                                            current + 1)
+        dek, blob = await self.keys.encrypt(conn, KeyOwner(t, p), AAD_KIND, str(secret_id),
+                                            w.plain, current + 1)
         event = self.audit.prepare(ctx, self._event(ctx, "vault.write", w.name,
                                                      version=current + 1))
         if row is None:
@@ -182,8 +182,9 @@ class VaultService:
                     ) -> tuple[SecretValue | None, UnisonError | None]:
         assert stored.ciphertext is not None
         try:
-            plain = await self.keys.decrypt(conn, ctx.tenant_id, AAD_KIND, str(row.id),
-                                            stored.dek_version, stored.ciphertext, version)
+            plain = await self.keys.decrypt(conn, KeyOwner(ctx.tenant_id, ctx.person_id),
+                                            AAD_KIND, str(row.id), stored.dek_version,
+                                            stored.ciphertext, version)
         except CryptoError:
             logger.error("vault ciphertext failed authentication",
                          extra={"tenant_id": ctx.tenant_id, "record_id": str(row.id),

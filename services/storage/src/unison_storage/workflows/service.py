@@ -23,7 +23,7 @@ from unison_shared.crypto import CryptoError
 from unison_shared.errors import BadRequest, Conflict, NotFound, UnisonError
 from unison_shared.jsonutil import encode_jsonb
 
-from ..keys.service import DataKeyService
+from ..keys.service import DataKeyService, KeyOwner
 from ..settings import StorageOptions
 from ..threads import cursor
 from ..threads.payloads import Payloads, PayloadTxn
@@ -117,7 +117,7 @@ class WorkflowService:
                        workflow_id: str, body: SuspendIn, plain: bytes) -> Workflow:
         t, p = ctx.tenant_id, ctx.person_id
         suspension = uuid.uuid4()
-        dek, blob = await self.keys.encrypt(conn, t, AAD_KIND,
+        dek, blob = await self.keys.encrypt(conn, KeyOwner(t, p), AAD_KIND,
                                             _record_id(p, workflow_id, suspension), plain)
         previous = await repo.lock_context_object(conn, t, p, workflow_id)
         inline: bytes | None = blob
@@ -212,7 +212,7 @@ class WorkflowService:
         if blob is None:
             blob = await self.payloads.read(taken.storage_key, taken.object_bytes)
         try:
-            plain = await self.keys.decrypt(conn, t, AAD_KIND,
+            plain = await self.keys.decrypt(conn, KeyOwner(t, p), AAD_KIND,
                                             _record_id(p, workflow_id, taken.suspension),
                                             taken.dek_version, blob)
         except CryptoError as exc:
