@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from unison_shared.app import create_service_app
 from unison_shared.graph_api import router as traversal
+from unison_shared.graph_api.persons.router import persons_router
+from unison_shared.graph_api.persons.service import PersonGraphService
 from unison_shared.graph_runtime import open_runtime
 
 from .compat import capabilities as legacy_capabilities
@@ -21,6 +23,11 @@ from .wiring import build_services
 
 SERVICE_LABEL = "unison-context-graph"
 SCOPE = "context"
+
+
+def _persons(request: Request) -> PersonGraphService:
+    service: PersonGraphService = request.app.state.services.persons
+    return service
 
 
 def create_app(settings: ContextGraphSettings | None = None) -> FastAPI:
@@ -37,6 +44,7 @@ def create_app(settings: ContextGraphSettings | None = None) -> FastAPI:
                              service_label=SERVICE_LABEL, audience="context-graph",
                              lifespan=lifespan)
     app.include_router(traversal.router)
+    app.include_router(persons_router(_persons))
     for legacy in (legacy_context, legacy_traces, legacy_telemetry, legacy_capabilities,
                    legacy_graph):
         app.include_router(legacy.router)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from unison_shared.graph_api.persons.model import PersonGraphModel
+from unison_shared.graph_api.persons.service import PersonGraphService, person_graph_service
 from unison_shared.graph_api.service import TraversalService
 from unison_shared.graph_runtime import GraphRuntime
 
@@ -25,6 +27,14 @@ class Services:
     telemetry: TelemetryService
     capabilities: CapabilityService
     traversal: TraversalService
+    persons: PersonGraphService
+
+
+def person_model(settings: ContextGraphSettings) -> PersonGraphModel:
+    """The keyspaces this service caches in (the kit's model of ownership otherwise):
+    traversals under graph:hot:context, states and capabilities under context:cache."""
+    return PersonGraphModel(service=settings.service_name,
+                            keyspaces=("graph:hot:context", "context:cache"))
 
 
 def build_services(settings: ContextGraphSettings, runtime: GraphRuntime) -> Services:
@@ -39,4 +49,5 @@ def build_services(settings: ContextGraphSettings, runtime: GraphRuntime) -> Ser
         capabilities=CapabilityService(CapabilityRepository(runtime.graph), runtime.storage,
                                        state_cache),
         traversal=runtime.traversal,
+        persons=person_graph_service(runtime, person_model(settings)),
     )

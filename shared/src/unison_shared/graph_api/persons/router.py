@@ -1,0 +1,54 @@
+"""The person routes of a graph service: `persons_router(service_of)` where `service_of`
+finds the app's PersonGraphService. POST /v1/admin/persons/{person_id}/erasure (operator)
+and GET .../export (operator or the person's own token)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from ...auth import RequestContext, authenticated, require_operator
+from ..schemas import NodeId
+from .service import PersonGraphService, check_export
+
+Ctx = Annotated[RequestContext, Depends(authenticated)]
+
+
+class ErasureReceipt(BaseModel):
+    service: str
+    tenant_id: str
+    person_id: str
+    removed: dict[str, int]
+    keys_destroyed: int
+    caches_purged: int
+    completed_at: datetime
+
+
+def persons_router(service_of: Callable[[Request], PersonGraphService]) -> APIRouter:
+    router = APIRouter(prefix="/v1/admin/persons", tags=["persons"])
+    # A default, not an Annotated alias: string annotations resolve in module globals,
+    # where this closure's dependency is not.
+    svc_dep = Depends(service_of)
+
+    @router.post("/{person_id}/erasure")
+    async def erase_person(person_id: NodeId, ctx: Ctx,
+                           svc: PersonGraphService = svc_dep) -> ErasureReceipt:
+        """Delete the person's node, every node only they own and their relationships,
+        strip their id from what stays, purge the caches; idempotent."""
+        require_operator(ctx)
+        return ErasureReceipt(**await svc.erase(ctx))
+
+    @router.get("/{person_id}/export", response_class=StreamingResponse)
+    async def export_person(person_id: NodeId, ctx: Ctx,
+                            include_secrets: Annotated[bool, Query()] = False,
+                            svc: PersonGraphService = svc_dep) -> StreamingResponse:
+        """One JSON line per node and per relationship (the graph holds no secrets)."""
+        check_export(ctx, include_secrets)
+        return StreamingResponse(await svc.export(ctx), media_type="application/x-ndjson")
+
+    return router
