@@ -6,13 +6,16 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 .PHONY: help install up down test test-fast lint bench clean
 
 help:
-	@echo "make up     start the platform locally (embedded PostgreSQL + Redis, storage on :8082)"
+	@echo "make up     start the whole platform locally, no Docker: PostgreSQL, Redis, ArcadeDB and"
+	@echo "           storage :8082, context :8081, context-graph :8091, intent-graph :8089;"
+	@echo "           prints every URL and the platform signing key's path (state in .devstack/)"
 	@echo "           DEVSTACK_OBJECT_BACKEND=s3: objects in a local S3 store (SeaweedFS)"
-	@echo "           DEVSTACK_DATABASE=sqlite: storage on a SQLite file, no PostgreSQL (dev only)"
-	@echo "make down   stop what 'make up' started"
+	@echo "make down   stop everything 'make up' started (data stays in .devstack/)"
 	@echo "make test   run every test against real servers"
 	@echo "make lint   ruff + mypy"
 	@echo "make bench  run the benchmarks (docs/performance.md)"
+	@echo "Containers (a Docker engine): docker compose -f devstack/compose.yml \\"
+	@echo "           -f devstack/compose.security.yml up --build  (docs/development.md)"
 
 # Installs uv from PyPI when missing, then the locked environment.
 install:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from unison_devstack.procs import free_port, port_open
 
@@ -35,6 +38,24 @@ def test_up_serves_storage_and_down_stops_everything(tmp_path, backend):
         assert up.returncode == 0, up.stderr[-2000:]
         assert f"http://127.0.0.1:{storage_port}" in up.stdout
         assert "unison-devstack token --person" in up.stdout
+        # Every service's URL is printed, and each answers ready there.
+        for name, var in (("storage", "DEVSTACK_STORAGE_PORT"),
+                          ("context", "DEVSTACK_CONTEXT_PORT"),
+                          ("context-graph", "DEVSTACK_CONTEXT_GRAPH_PORT"),
+                          ("intent-graph", "DEVSTACK_INTENT_GRAPH_PORT")):
+            url = f"http://127.0.0.1:{env[var]}"
+            assert re.search(rf"^  {re.escape(name)} +{re.escape(url)}$", up.stdout,
+                             re.MULTILINE), up.stdout
+            assert httpx.get(f"{url}/readyz", timeout=10).status_code == 200, name
+        # The platform signing key: created once, private, Ed25519 in PKCS8 PEM, and
+        # named in the output the way unison-admin reads it.
+        key_file = (tmp_path / "state" / "secrets" / "platform-signing.pem").resolve()
+        assert f"UNISON_PLATFORM_SIGNING_KEY_FILE={key_file}" in up.stdout
+        assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+        pem = key_file.read_bytes()
+        assert pem.startswith(b"-----BEGIN PRIVATE KEY-----")  # PKCS8
+        assert isinstance(serialization.load_pem_private_key(pem, password=None),
+                          Ed25519PrivateKey)
         token = subprocess.run([*cli, "token", "--person", "alice", "--household", "home"],
                                env=env, capture_output=True, text=True, check=True
                                ).stdout.strip()
@@ -71,6 +92,8 @@ def test_up_serves_storage_and_down_stops_everything(tmp_path, backend):
             again = subprocess.run([*cli, "up"], env=env, capture_output=True, text=True,
                                    timeout=180)
             assert again.returncode == 0, again.stderr[-2000:]
+            # The key is kept: receipts signed with it stay verifiable.
+            assert key_file.read_bytes() == pem
             for name in ("storage", "context", "context-graph", "intent-graph"):
                 assert f"{name}: already running" in again.stderr, again.stderr[-2000:]
             # The pool's connections died with the server: a request that meets one is a
@@ -87,6 +110,9 @@ def test_up_serves_storage_and_down_stops_everything(tmp_path, backend):
                               timeout=60)
     assert down.returncode == 0, down.stderr
     assert "storage" in down.stdout and "postgres" in down.stdout
-    assert not port_open(storage_port)
-    assert not port_open(int(env["DEVSTACK_POSTGRES_PORT"]))
-    assert not port_open(int(env["DEVSTACK_S3_PORT"]))
+    # `down` stops everything `up` started.
+    for var in ("DEVSTACK_STORAGE_PORT", "DEVSTACK_POSTGRES_PORT", "DEVSTACK_S3_PORT",
+                "DEVSTACK_REDIS_PORT", "DEVSTACK_CONTEXT_PORT", "DEVSTACK_CONTEXT_GRAPH_PORT",
+                "DEVSTACK_INTENT_GRAPH_PORT", "DEVSTACK_BOLT_PORT",
+                "DEVSTACK_ARCADEDB_HTTP_PORT"):
+        assert not port_open(int(env[var])), f"{var} still answers after down"
