@@ -138,7 +138,7 @@ class Graph:
                                      buckets=BOLT_BUCKETS, registry=metrics.registry)
             self.errors = metrics.counter(
                 "graph_query_errors_total", "Bolt queries that failed, by query name and "
-                "kind (timeout, unavailable, busy, conflict, client, driver)",
+                "kind (timeout, unavailable, busy, conflict, client, database, driver)",
                 ["query", "kind"])
             metrics.registry.register(_PoolCollector(self))
 
@@ -210,6 +210,9 @@ class Graph:
                 self._failed(name, "timeout")
                 raise GraphTimeout(name, budget) from exc
             self._failed(name, "client")
+            raise
+        except Neo4jError:
+            self._failed(name, "database")
             raise
         except DriverError as exc:
             self._failed(name, "driver")
