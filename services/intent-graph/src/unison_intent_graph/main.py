@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from unison_shared.app import create_service_app
 from unison_shared.graph_api import router as traversal
+from unison_shared.graph_api.persons.router import persons_router
+from unison_shared.graph_api.persons.service import PersonGraphService
 from unison_shared.graph_runtime import open_runtime
 
 from .compat import graph as legacy_graph
@@ -20,6 +22,11 @@ from .wiring import build_services
 
 SERVICE_LABEL = "unison-intent-graph"
 SCOPE = "intent"
+
+
+def _persons(request: Request) -> PersonGraphService:
+    service: PersonGraphService = request.app.state.services.persons
+    return service
 
 
 def create_app(settings: IntentGraphSettings | None = None) -> FastAPI:
@@ -37,4 +44,5 @@ def create_app(settings: IntentGraphSettings | None = None) -> FastAPI:
                              lifespan=lifespan)
     for module in (intents, routing, traversal, legacy_reports, legacy_graph):
         app.include_router(module.router)
+    app.include_router(persons_router(_persons))
     return app

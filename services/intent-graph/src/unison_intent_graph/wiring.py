@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from unison_shared.graph_api.persons.model import PersonGraphModel
+from unison_shared.graph_api.persons.service import PersonGraphService, person_graph_service
 from unison_shared.graph_runtime import GraphRuntime
 
 from .intents.repository import IntentRepository
@@ -20,6 +22,15 @@ class Services:
     intents: IntentService
     routing: RoutingService
     reports: ReportService
+    persons: PersonGraphService
+
+
+def person_model(settings: IntentGraphSettings) -> PersonGraphModel:
+    """The keyspaces this service caches in: traversals and lineage (graph:hot:intent),
+    routing candidates (intent:cache) and reports (intent:cache:reports)."""
+    return PersonGraphModel(service=settings.service_name,
+                            keyspaces=("graph:hot:intent", "intent:cache",
+                                       "intent:cache:reports"))
 
 
 def build_services(settings: IntentGraphSettings, runtime: GraphRuntime) -> Services:
@@ -31,4 +42,5 @@ def build_services(settings: IntentGraphSettings, runtime: GraphRuntime) -> Serv
         routing=RoutingService(RoutingRepository(runtime.graph), intent_cache),
         reports=ReportService(ReportRepository(runtime.graph), runtime.storage,
                               reports_cache),
+        persons=person_graph_service(runtime, person_model(settings)),
     )
