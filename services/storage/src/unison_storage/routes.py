@@ -20,6 +20,7 @@ from .memory import router as memory
 from .messages import router as messages
 from .metrics import router as metrics
 from .objects import router as objects
+from .persons import router as persons
 from .retention import router as retention
 from .state import router as state
 from .statistics import router as statistics
@@ -31,6 +32,6 @@ from .workflows import router as workflows
 
 ROUTERS = [m.router for m in (kv, memory, vault, audit, objects, threads, messages, state,
                               artifacts, metrics, cache, vectors, files, traces, evals,
-                              workflows, retention, statistics, legacy_kv, legacy_memory,
+                              workflows, retention, statistics, persons, legacy_kv, legacy_memory,
                               legacy_vault, legacy_audit, legacy_objects, cortex,
                               cortex_records)]

@@ -25,6 +25,7 @@ from .messages.service import MessageService
 from .metrics.service import MetricService
 from .objects.service import ObjectService
 from .objects.store import ObjectStore
+from .persons.service import PersonService
 from .retention.service import RetentionService
 from .settings import StorageSettings
 from .state.service import StateService
@@ -59,6 +60,7 @@ class Services:
     evals: EvalService
     workflows: WorkflowService
     retention: RetentionService
+    persons: PersonService
 
 
 def presign_key(settings: StorageSettings, keyring: Keyring) -> bytes:
@@ -110,4 +112,5 @@ def build_services(settings: StorageSettings, db: Database, redis: Redis | None,
         workflows=WorkflowService(keys, payloads, opts),
         retention=RetentionService(db, payloads, opts.retention_days,
                                    opts.retention_batch_size),
+        persons=PersonService(db, redis, keys, audit, payloads),
     )

@@ -1,0 +1,1 @@
+"""Person erasure and export: everything storage holds about one person of a tenant."""
