@@ -300,6 +300,33 @@ async def test_storage_calls_carry_the_served_request_id(storage_app: FastAPI,
         await client.aclose()
 
 
+async def test_the_clients_header_source_and_trace_context(storage_app: FastAPI,
+                                                             alice: Caller) -> None:
+    """`UnisonClient(headers=...)`: a callable asked per call (any header-name case);
+    `trace_context` wins over it; a malformed traceparent is never sent on."""
+    from unison_client import UnisonClient, trace_context
+
+    transport = Recording(storage_app)
+    source = {"x-request-id": "rid-source-1", "TraceParent": TP, "X-Extra": "yes"}
+    async with UnisonClient(storage_url="http://storage", transport=transport,
+                            token=alice.token, headers=lambda: dict(source)) as client:
+        await client.whoami()
+        source["x-request-id"] = "rid-source-2"
+        source["TraceParent"] = "not-a-traceparent"
+        await client.whoami()
+        other = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        with trace_context(request_id="rid-explicit", traceparent=other):
+            await client.whoami()
+    sent = [request.headers for request, _ in transport.seen]
+    assert [h["x-request-id"] for h in sent] == ["rid-source-1", "rid-source-2",
+                                                 "rid-explicit"]
+    assert sent[0]["traceparent"] == TP and sent[0]["x-extra"] == "yes"
+    assert sent[1]["traceparent"] not in (TP, "not-a-traceparent")
+    assert sent[1]["traceparent"].startswith("00-")
+    assert sent[2]["traceparent"] == other
+    assert all(len(h.get_list("x-request-id")) == 1 for h in sent)
+
+
 # --- context: routes and pool --------------------------------------------------------
 
 
