@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import uuid
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -38,9 +40,20 @@ from .repository import cache_prefix
 AUDIT_PAGE = 200
 
 
+def _json_default(value: Any) -> Any:
+    # asyncpg's own UUID and numeric types: text, as their JSON form.
+    if isinstance(value, uuid.UUID | Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not exported")
+
+
+def _dumps(obj: dict[str, Any], newline: bool = True) -> bytes:
+    option = orjson.OPT_NON_STR_KEYS | (orjson.OPT_APPEND_NEWLINE if newline else 0)
+    return orjson.dumps(obj, default=_json_default, option=option)
+
+
 def _line(domain: str, record: dict[str, Any]) -> bytes:
-    return orjson.dumps({"domain": domain, "record": record},
-                        option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS)
+    return _dumps({"domain": domain, "record": record})
 
 
 class PersonExport:
@@ -97,7 +110,7 @@ class PersonExport:
         except BlobMissing:
             yield _line(domain, {**row, "payload_missing": True})
             return
-        head = orjson.dumps({"domain": domain, "record": row}, option=orjson.OPT_NON_STR_KEYS)
+        head = _dumps({"domain": domain, "record": row}, newline=False)
         yield head[:-1] + b',"payload_b64":"'
         digest, carry = hashlib.sha256(), b""
         if body is not None:
