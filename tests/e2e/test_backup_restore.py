@@ -289,6 +289,9 @@ def test_manifest_names_every_file_and_the_schema_versions(round_trip: RoundTrip
         assert {"unison", "unison_app", "unison_system"} <= \
             set(manifest["postgres"][db]["roles"])
         assert (rt.backup / manifest["postgres"][db]["file"]).read_bytes()[:5] == b"PGDMP"
+        # The keys the data needs (and no backup holds) are named.
+        assert manifest["postgres"][db]["keys"]["kek_versions"] == ["v1"]
+    assert len(manifest["postgres"]["storage"]["keys"]["audit_signing_key_ids"]) == 1
     for db in GRAPH_DATABASES:
         files = sorted((Path(__file__).parents[2] / "migrations" / f"{db}_graph")
                        .glob("*.cypher"))
@@ -444,4 +447,5 @@ def test_report_timings(round_trip: RoundTrip):
     print(f"backup {round_trip.backup_seconds:.1f} s, "
           f"restore {round_trip.restore_seconds:.1f} s")
     assert "restore complete" in round_trip.restore_output
+    assert "storage needs kek versions: v1" in round_trip.restore_output
     assert round_trip.backup_seconds < 120 and round_trip.restore_seconds < 120

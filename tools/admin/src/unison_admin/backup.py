@@ -113,7 +113,8 @@ def _databases(cfg: PlatformConfig, out: Path, manifest: Manifest, progress: Pro
         path = out / "postgres" / f"{name}.dump"
         info = {"file": path.relative_to(out).as_posix(),
                 "server_version": pg.server_version(),
-                "alembic": pg.alembic_revisions(), "roles": pg.roles()}
+                "alembic": pg.alembic_revisions(), "roles": pg.roles(),
+                "keys": pg.key_references()}
         pg.dump(path)
         manifest.postgres[name] = info
         manifest.add(out, path)

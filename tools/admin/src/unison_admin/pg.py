@@ -122,6 +122,21 @@ class Postgres:
             ") x WHERE r NOT IN ('PUBLIC', 'public') ORDER BY 1")
         return [r[0] for r in rows]
 
+    def key_references(self) -> dict[str, list[str]]:
+        """The keys the data needs and no dump holds: KEK versions that wrap the data
+        keys (every `kek_version` column) and the audit signing keys of checkpoints."""
+        found: dict[str, list[str]] = {}
+        columns = self.query(
+            "SELECT format('%I.%I', table_schema, table_name), column_name "
+            "FROM information_schema.columns WHERE table_schema NOT IN "
+            "('pg_catalog', 'information_schema') AND (column_name = 'kek_version' OR "
+            "(table_name = 'audit_checkpoints' AND column_name = 'key_id'))")
+        for table, column in columns:
+            name = "kek_versions" if column == "kek_version" else "audit_signing_key_ids"
+            rows = self.query(f"SELECT DISTINCT {column} FROM {table}")  # noqa: S608
+            found[name] = sorted({*found.get(name, []), *(r[0] for r in rows)})
+        return found
+
     def missing_roles(self, wanted: list[str]) -> list[str]:
         have = {r[0] for r in self.query("SELECT rolname FROM pg_roles")}
         return [r for r in wanted if r not in have]

@@ -216,5 +216,10 @@ def _summary(manifest: Manifest, backup: Path, seconds: float) -> None:
                       f"{info['nodes']} nodes, {info['relationships']} relationships")
     table.add_row("objects", f"{manifest.objects.get('count', 0)} payloads")
     console.print(table)
+    for name, info in manifest.postgres.items():
+        for kind, ids in info.get("keys", {}).items():
+            if ids:
+                typer.echo(f"{name} needs {kind.replace('_', ' ')}: {', '.join(ids)} "
+                           "(the services' configured keys; never in a backup)")
     typer.echo(f"restore complete: {seconds:.1f} s. Restart the services (fresh "
                "connection pools and caches) before serving traffic.")
