@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from unison_shared.crypto import CryptoError
-from unison_shared.database import StatementConnection
+from unison_shared.database import StatementConnection, decode_stored_json
 
 from ..keys.service import DataKeyService, KeyOwner
 
@@ -67,5 +67,6 @@ async def unseal(keys: DataKeyService, conn: StatementConnection, tenant_id: str
                                    person_id, dek, blob)
     except CryptoError:
         return dict(ERASED)
-    opened: dict[str, Any] = orjson.loads(plain)
+    # As the database decodes jsonb (json.loads): integers of any size stay exact.
+    opened: dict[str, Any] = decode_stored_json(plain.decode())
     return opened
