@@ -133,6 +133,15 @@ async def test_storage_calls_carry_the_incoming_request_id(client: httpx.AsyncCl
                                 "dimensions": [{"name": "k", "value": "v"}]})
     assert r.status_code == 200 and r.headers["x-request-id"] == rid
     assert fake.calls and {c["request_id"] for c in fake.calls} == {rid}
+    # Its latency is on /metrics under the route's template, as every route's is.
+    assert (await client.get(f"/v1/nodes/{alice.person_id}",
+                             headers=alice.headers)).status_code == 404
+    text = await scrape(client)
+    assert (value(text, "http_request_duration_seconds_count", route="/context/update",
+                  method="POST", service="unison-context-graph") or 0) >= 1
+    assert value(text, "http_request_duration_seconds_count", method="GET",
+                 route="/v1/nodes/{node_id}") is not None
+    assert alice.person_id not in text
 
 
 async def test_a_generated_request_id_and_trace_follow_the_hop(client: httpx.AsyncClient,
