@@ -102,7 +102,7 @@ def populate(plat: Platform, http: httpx.Client, pid: str) -> dict[str, str]:
         "user_id": pid, "trace": [{"event": "turn",
                                    "metadata": {"tags": [m["trace"]], "text": m["trace"]}}]}))
     ok(http.post(f"{plat.intent_graph}/graph/intent", headers=person, json={
-        "intent_id": m["intent"], "person_id": pid, "agent_id": f"agent-{pid}",
+        "intent_id": m["intent"], "person_id": pid, "agent_id": marker("agent"),
         "name": "plan_trip", "rel_type": "HANDLES"}))
     good(http.get(f"{plat.intent_graph}/v1/routing/candidates", headers=person,
                   params={"intent_type": "plan_trip", "person_id": pid}))  # warms a cache
@@ -166,6 +166,7 @@ def test_export_then_erase_a_person_across_the_platform(platform: Platform,
         "public.audit_events.person_id", "public.audit_events.actor",
         "public.audit_events.target"}
     assert redis_hits(platform, victim) == []
+    # Agents are household nodes: they stay, only the person's intents and edges go.
     graph = graph_dump(platform)
     assert victim not in graph and gone["intent"] not in graph and gone["trace"] not in graph
     objects = platform.state_dir / "objects"
