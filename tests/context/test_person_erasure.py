@@ -7,6 +7,8 @@ only to the person's own token."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from collections import defaultdict
 from datetime import datetime
@@ -183,7 +185,7 @@ async def export_lines(client: Any, pid: str, headers: dict[str, str],
     assert resp.headers["content-type"].startswith("application/x-ndjson")
     by_domain: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for raw in resp.content.splitlines():
-        line = orjson.loads(raw)
+        line = json.loads(raw)  # exact integers of any size
         assert set(line) <= {"domain", "record", "redacted"}
         by_domain[line["domain"]].append(line)
     return by_domain
@@ -247,3 +249,49 @@ async def test_export_after_erasure_is_empty(client, make_caller):
     operator = operator_headers(alice.household_id)
     ok(await client.post(f"/v1/admin/persons/{alice.person_id}/erasure", headers=operator))
     assert await export_lines(client, alice.person_id, operator, secrets=False) == {}
+
+
+async def test_erasure_evicts_the_persons_keys_on_every_replica(client, context_env,
+                                                                make_caller):
+    """Replica B had the person's key unwrapped; the erasure ran on A. B must drop the
+    key (it hears the erasure), so what it writes next is sealed under a new key that A
+    can open, never under the destroyed one."""
+    from unison_context.main import create_app
+    from unison_shared.testing import app_client, running_app
+
+    from .conftest import context_settings
+
+    alice = make_caller()
+    pid, h, tenant = alice.person_id, alice.headers, alice.household_id
+    async with running_app(create_app, context_settings(context_env)) as replica, \
+            app_client(replica, "http://context") as other:
+        ok(await other.put(f"/v1/profiles/{pid}", headers=h, json={"n": 1}), 201)
+        keys = replica.state.services.keys
+        assert keys.holds(tenant, pid)
+        ok(await client.post(f"/v1/admin/persons/{pid}/erasure",
+                             headers=operator_headers(tenant)))
+        for _ in range(100):
+            if not keys.holds(tenant, pid):
+                break
+            await asyncio.sleep(0.05)
+        assert not keys.holds(tenant, pid)
+        ok(await other.put(f"/v1/profiles/{pid}", headers=h, json={"n": 2}), 201)
+        assert ok(await client.get(f"/v1/profiles/{pid}", headers=h))["profile"]["n"] == 2
+
+
+async def test_export_carries_any_stored_json(client, make_caller):
+    """Stored JSON with integers beyond 64 bits (orjson cannot write them) and escapes
+    exports as the API serves it."""
+    alice = make_caller()
+    value = {"big": 2**80 + 1, "deep": [[[[{"x": "\u2028\\u0000-free"}]]]], "neg": -(2**70)}
+    assert ok(await client.post(f"/conversation/{alice.person_id}/s", headers=alice.headers,
+                                json={"messages": [value]}))["ok"]
+    kv = {"deep": value["deep"], "n": 7}
+    assert ok(await client.post("/kv/set", headers=alice.headers,
+                                json={"key": "odd", "value": kv}))["ok"]
+    got = await export_lines(client, alice.person_id, alice.headers, secrets=True)
+    served = ok(await client.get(f"/conversation/{alice.person_id}/s",
+                                 headers=alice.headers))["messages"]
+    assert abs(served[0]["big"]) > 2**64 and served[0]["deep"] == value["deep"]
+    assert [m["record"]["body"] for m in got["conversation_messages"]] == served
+    assert got["kv"][0]["record"]["value"] == kv

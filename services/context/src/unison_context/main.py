@@ -11,6 +11,7 @@ from unison_shared.app import create_service_app
 from unison_shared.crypto import load_keyring
 from unison_shared.settings import Environment
 
+from .persons.eviction import listening
 from .routes import ROUTERS
 from .settings import ContextSettings
 from .wiring import build_services
@@ -29,7 +30,10 @@ def create_app(settings: ContextSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = build_services(settings, keyring)
-        yield
+        async with listening(settings.database_url.get_secret_value(),
+                             app.state.services.keys) as listener:
+            app.state.key_eviction = listener
+            yield
 
     return create_service_app(settings, title="Unison context", service_label=SERVICE_LABEL,
                               audience="context", routers=ROUTERS, postgres=True,

@@ -94,6 +94,15 @@ class PersonKeys:
         self._latest.pop((tenant_id, person_id), None)
         return len(gone)
 
+    def forget_all(self) -> None:
+        self._cache.clear()
+        self._latest.clear()
+
+    def holds(self, tenant_id: str, person_id: str) -> bool:
+        """Whether this process has any of the person's keys unwrapped."""
+        return (tenant_id, person_id) in self._latest or any(
+            k[0] == tenant_id and k[1] == person_id for k in self._cache)
+
     async def seal(self, pg: asyncpg.Connection, tenant_id: str, person_id: str, kind: str,
                    record: str, plaintext: bytes) -> tuple[int, bytes]:
         """(data key version, blob); AAD = tenant, kind, person, record."""

@@ -8,12 +8,12 @@ decrypted, as JSON lines; secrets only to the person's own token."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-import orjson
 
 from unison_shared.auth import RequestContext, is_own_person
 from unison_shared.database import Database
@@ -22,7 +22,7 @@ from unison_shared.errors import Forbidden
 from ..conversations import repository as conversations
 from ..keys import repository as keys_repository
 from ..wiring import Services
-from . import repository
+from . import eviction, repository
 from .schemas import ErasureReceipt
 from .secrets import redact_profile
 
@@ -40,11 +40,19 @@ def check_export(ctx: RequestContext, include_secrets: bool) -> None:
                         "person's own token")
 
 
+def _default(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
 def _line(domain: str, record: dict[str, Any], redacted: bool = False) -> bytes:
+    """The standard library's encoder, as the JSON replies use: stored JSON may hold
+    integers beyond 64 bits, which orjson refuses."""
     line: dict[str, Any] = {"domain": domain, "record": record}
     if redacted:
         line["redacted"] = True
-    return orjson.dumps(line, option=orjson.OPT_UTC_Z) + b"\n"
+    return json.dumps(line, default=_default, separators=(",", ":")).encode() + b"\n"
 
 
 class PersonDataService:
@@ -58,8 +66,10 @@ class PersonDataService:
                 removed[domain] = await repository.delete_rows(pg, table, ctx.tenant_id,
                                                                ctx.person_id)
             destroyed = await keys_repository.delete_person(pg, ctx.tenant_id, ctx.person_id)
-        # After the commit: a request racing the erasure cannot cache the key again.
-        evicted = self.services.keys.forget(ctx.tenant_id, ctx.person_id)
+            evicted = self.services.keys.forget(ctx.tenant_id, ctx.person_id)
+            # Every replica (this one too) drops the keys again once this commits, so a
+            # request racing the erasure cannot keep one.
+            await eviction.announce(pg, ctx.tenant_id, ctx.person_id)
         return ErasureReceipt(service=SERVICE, tenant_id=ctx.tenant_id,
                               person_id=ctx.person_id, removed=removed,
                               keys_destroyed=destroyed, caches_purged=evicted,
