@@ -251,3 +251,26 @@ async def test_export_gives_the_persons_nodes_and_relationships(client, make_cal
     for headers in (sister.headers, service_headers(alice.household_id, ["persons:act"])):
         resp = await client.get(f"/v1/admin/persons/{pid}/export", headers=headers)
         assert resp.status_code == 403, resp.text
+
+
+async def test_erasure_with_redis_away_is_503_before_the_graph_is_touched(
+        client, cg_settings_factory, make_caller):
+    from unison_context_graph.main import create_app
+    from unison_devstack.procs import free_port
+
+    from ..graph_fixtures import client_for, running
+
+    alice = make_caller()
+    written = await populate(client, alice, await household(client, alice))
+    settings = cg_settings_factory(redis_url=f"redis://127.0.0.1:{free_port()}")
+    async with running(create_app(settings)) as app, client_for(app) as away:
+        resp = await away.post(f"/v1/admin/persons/{alice.person_id}/erasure",
+                               headers=operator(alice.household_id))
+        assert resp.status_code == 503, resp.text
+        assert "cache-unavailable" in resp.json()["type"] and resp.headers["retry-after"]
+        devices = ok(await away.get(f"/v1/persons/{alice.person_id}/devices",
+                                    headers=alice.headers))["items"]
+        assert [d["id"] for d in devices] == [f"dev-{written['mark']}"]  # untouched
+    receipt = ok(await client.post(f"/v1/admin/persons/{alice.person_id}/erasure",
+                                   headers=operator(alice.household_id)))
+    assert receipt["removed"]["nodes"] == 7
