@@ -116,9 +116,13 @@ async def populate(client: Any, who: Any, shared: dict[str, str]) -> dict[str, A
             (shared["agent"], "HANDLES", f"sess-{mark}")]
     ok(await client.post("/v1/relationships/batch", headers=h, json={"relationships": [
         {"start_id": s, "type": t, "end_id": e} for s, t, e in rels]}))
-    # A shared node that names the person in a property: the property goes, not the node.
+    # A shared node and a shared relationship naming the person in a property: the
+    # property goes, not the node or the relationship.
     ok(await client.patch(f"/v1/nodes/{shared['skill']}", headers=h,
                           json={"props": {f"{mark}_id": pid}}))
+    ok(await client.post("/v1/relationships", headers=h, json={
+        "start_id": shared["agent"], "type": "ALLOWED_BY", "end_id": shared["skill"],
+        "props": {f"{mark}_id": pid}}))
     # Reads that fill context:cache and graph:hot:context.
     assert ok(await client.post("/context/query", headers=h, json={"user_id": pid}))
     assert ok(await client.get(f"/capabilities?person_id={pid}", headers=h))["manifest"]
@@ -167,7 +171,7 @@ async def test_erasure_removes_the_person_and_only_what_they_own(client, make_ca
     # Person, session, trace, actuation, capabilities, device, resource.
     assert receipt["removed"]["nodes"] == 7
     assert receipt["removed"]["relationships"] == 9
-    assert receipt["removed"]["properties"] == 1  # the skill's property naming alice
+    assert receipt["removed"]["properties"] == 2  # on the skill and agent->skill
     assert receipt["keys_destroyed"] == 0 and receipt["caches_purged"] > 0
 
     after = await graph_dump(DATABASE)
@@ -178,6 +182,10 @@ async def test_erasure_removes_the_person_and_only_what_they_own(client, make_ca
         assert written[survivor.person_id]["mark"] in after
     for node_id in shared.values():  # the household's nodes stay
         assert ok(await client.get(f"/v1/nodes/{node_id}", headers=sister.headers))
+    allowed = ok(await client.get(
+        f"/v1/relationships/{shared['agent']}/ALLOWED_BY/{shared['skill']}",
+        headers=sister.headers))
+    assert allowed["props"] == {f"{written[sister.person_id]['mark']}_id": sister.person_id}
     ws = ok(await client.get(f"/v1/nodes/{shared['workspace']}/neighbours",
                              headers=sister.headers))
     assert {n["node"]["id"] for n in ws["items"]} == {shared["resource"], sister.person_id}
@@ -241,6 +249,8 @@ async def test_export_gives_the_persons_nodes_and_relationships(client, make_cal
     rels = {(r["start_id"], r["type"], r["end_id"]) for r in got["relationships"]}
     assert set(written["rels"]) <= rels
     assert (f"sess-{mark}", "FOR_PERSON", pid) in rels
+    (allowed,) = [r for r in got["relationships"] if r["type"] == "ALLOWED_BY"]
+    assert allowed["properties"] == {f"{mark}_id": pid}  # only what names the person
     assert sister.person_id not in orjson.dumps(got).decode()
 
     assert await export_lines(client, pid, alice.headers, secrets=True) == got
