@@ -265,6 +265,8 @@ async def test_erasure_evicts_the_persons_keys_on_every_replica(client, context_
     pid, h, tenant = alice.person_id, alice.headers, alice.household_id
     async with running_app(create_app, context_settings(context_env)) as replica, \
             app_client(replica, "http://context") as other:
+        # Listening (it drops every cached key when it starts to).
+        await asyncio.wait_for(replica.state.key_eviction.connected.wait(), 10)
         ok(await other.put(f"/v1/profiles/{pid}", headers=h, json={"n": 1}), 201)
         keys = replica.state.services.keys
         assert keys.holds(tenant, pid)

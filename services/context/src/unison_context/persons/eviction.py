@@ -77,8 +77,9 @@ async def listening(dsn: str, keys: PersonKeys) -> AsyncIterator[KeyEvictionList
     listener = KeyEvictionListener(dsn, keys)
     task = asyncio.create_task(listener.run(), name="context-key-eviction")
     try:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(listener.connected.wait(), 5)
+        # Not awaited: until it listens, nothing is lost (it drops every cached key
+        # when it starts listening), and a database that is away must not hold up the
+        # start (readiness reports it).
         yield listener
     finally:
         task.cancel()
