@@ -18,6 +18,7 @@ from unison_shared.testing import TEST_SECRET, operator_headers
 from unison_storage.audit.sealing import sealed_parts
 from unison_storage.keys.service import KeyOwner
 
+from .test_objects import app_client
 from .test_person_data import (
     Written,
     file_hits,
@@ -198,3 +199,25 @@ async def test_after_erasure_the_person_starts_afresh(client, make_caller):
     assert r.status_code == 201, r.text
     got = await client.get("/v1/vault/secrets/s", headers=alice.headers)
     assert got.status_code == 200 and got.json()["value"] == "new"
+
+
+async def test_erasure_on_s3_removes_the_persons_blobs_only(
+        storage_settings_factory, s3_env, make_caller, postgres):
+    alice = make_caller()
+    carol = make_caller(household_id=alice.household_id)
+    async with app_client(storage_settings_factory, s3_env) as (c, app):
+        store = app.state.services.objects.store
+        mine, theirs = await populate(c, alice), await populate(c, carol)
+        blobs = set(await storage_keys(postgres, alice.household_id, alice.person_id))
+        kept = set(await storage_keys(postgres, carol.household_id, carol.person_id))
+        listed = {b.key async for b in store.list_keys(f"{alice.household_id}/")}
+        assert blobs and kept and blobs | kept <= listed
+
+        r = await c.post(erasure(alice.person_id), headers=operator_headers(alice.household_id))
+        assert r.status_code == 200 and r.json()["removed"]["objects"] == len(blobs)
+        left = {b.key async for b in store.list_keys(f"{alice.household_id}/")}
+        assert not left & blobs and kept <= left
+        for key in left:  # no byte of Alice's content in what is left
+            body = await store.open_range(key, 0, (await store.head(key)).size - 1)
+            assert mine.marker.encode() not in b"".join([x async for x in body])
+        await readable(c, carol, theirs)
