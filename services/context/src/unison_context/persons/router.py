@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from unison_shared.auth import require_operator
 from unison_shared.compiled_routes import service_router
-from unison_shared.database import database_of
+from unison_shared.database import DbTx, database_of
 
 from ..deps import Ctx, Svc
 from .schemas import ErasureReceipt
@@ -21,12 +21,11 @@ router = service_router(prefix="/v1/admin/persons", tags=["persons"])
 
 
 @router.post("/{person_id}/erasure")
-async def erase_person(person_id: str, request: Request, ctx: Ctx,
-                       svc: Svc) -> ErasureReceipt:
-    """Remove everything of the person in the tenant and destroy their data keys;
-    idempotent (a repeat answers zeros)."""
+async def erase_person(person_id: str, ctx: Ctx, svc: Svc, conn: DbTx) -> ErasureReceipt:
+    """Remove everything of the person in the tenant and destroy their data keys, in one
+    transaction; idempotent (a repeat answers zeros)."""
     require_operator(ctx)
-    return await PersonDataService(svc).erase(database_of(request), ctx)
+    return await PersonDataService(svc).erase(conn, ctx)
 
 
 @router.get("/{person_id}/export", response_class=StreamingResponse)

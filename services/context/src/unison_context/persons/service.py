@@ -59,17 +59,17 @@ class PersonDataService:
     def __init__(self, services: Services) -> None:
         self.services = services
 
-    async def erase(self, db: Database, ctx: RequestContext) -> ErasureReceipt:
+    async def erase(self, pg: asyncpg.Connection, ctx: RequestContext) -> ErasureReceipt:
+        """Inside the caller's transaction (the request's)."""
         removed: dict[str, int] = {}
-        async with db.transaction(ctx) as pg:
-            for domain, table in repository.ERASED_TABLES:
-                removed[domain] = await repository.delete_rows(pg, table, ctx.tenant_id,
-                                                               ctx.person_id)
-            destroyed = await keys_repository.delete_person(pg, ctx.tenant_id, ctx.person_id)
-            evicted = self.services.keys.forget(ctx.tenant_id, ctx.person_id)
-            # Every replica (this one too) drops the keys again once this commits, so a
-            # request racing the erasure cannot keep one.
-            await eviction.announce(pg, ctx.tenant_id, ctx.person_id)
+        for domain, table in repository.ERASED_TABLES:
+            removed[domain] = await repository.delete_rows(pg, table, ctx.tenant_id,
+                                                           ctx.person_id)
+        destroyed = await keys_repository.delete_person(pg, ctx.tenant_id, ctx.person_id)
+        evicted = self.services.keys.forget(ctx.tenant_id, ctx.person_id)
+        # Every replica (this one too) drops the keys again once this commits, so a
+        # request racing the erasure cannot keep one.
+        await eviction.announce(pg, ctx.tenant_id, ctx.person_id)
         return ErasureReceipt(service=SERVICE, tenant_id=ctx.tenant_id,
                               person_id=ctx.person_id, removed=removed,
                               keys_destroyed=destroyed, caches_purged=evicted,
