@@ -57,12 +57,13 @@ class Platform:
         ).stdout.strip()
         return {"Authorization": f"Bearer {token}"}
 
-    def service_headers(self, name: str = "orchestrator") -> dict[str, str]:
+    def service_headers(self, name: str = "orchestrator",
+                        scopes: tuple[str, ...] = ()) -> dict[str, str]:
         """An HS256 service token of the household, signed with the stack's secret."""
         secret = (self.state_dir / "secrets" / "hs256").read_text().strip()
         token = mint_token(secret, person_id=None, household_id=HOUSEHOLD,
                            audience=AUDIENCE.split(","), sub=f"service-{name}",
-                           type="service", roles=["service"])
+                           type="service", roles=["service"], scopes=list(scopes))
         return {"Authorization": f"Bearer {token}"}
 
     @property

@@ -203,6 +203,11 @@ def test_workflow_design_and_recall(platform: Platform, http: httpx.Client):
                               json={"user_id": pid, "tags": [tag]}))["traces"]
     assert len(recalled) == 1 and recalled[0]["event"] == "workflow_designed"
     key = recalled[0]["metadata"]["workflow_key"]
+    # The orchestrator's own service token, acting for the person, finds the same trace:
+    # the graph service reads storage in the person's scope, not the tenant's.
+    acting = platform.service_headers(scopes=("persons:act",))
+    assert good(http.post(f"{platform.context_graph}/traces/search", headers=acting,
+                          json={"user_id": pid, "tags": [tag]}))["traces"] == recalled
     got = ok(http.post(f"{platform.context}/kv/get", headers=service,
                        json={"keys": [key, f"{key}:missing"]}))
     assert got["values"] == {key: workflow, f"{key}:missing": None}

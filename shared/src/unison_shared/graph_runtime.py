@@ -108,7 +108,8 @@ def caller(request: Request, ctx: RequestContext) -> CallerIdentity:
                           request_id=getattr(request.state, "request_id", None)
                           or request.headers.get("x-request-id"),
                           traceparent=getattr(request.state, "traceparent", None)
-                          or request.headers.get("traceparent"))
+                          or request.headers.get("traceparent"),
+                          person_id=ctx.person_id)
 
 
 async def run_migrations(settings: GraphServiceSettings, folder: str, scope: str) -> list[str]:

@@ -57,6 +57,9 @@ class CallerIdentity:
     audiences: tuple[str, ...]
     request_id: str | None = None
     traceparent: str | None = None
+    # The person the call is scoped to ("" for a tenant-level call): storage keeps a
+    # person's records under that person, so a service token acting for them must say so.
+    person_id: str = ""
 
 
 def storage_id(namespace: str, key: str) -> str:
@@ -94,12 +97,15 @@ class StorageClient:
         now = int(time.time())
         claims = {"sub": f"service-{self._service}", "type": "service",
                   "roles": ["service"], "aud": "storage", "household_id": who.tenant,
+                  # Acts only for the person this service verified the caller as.
+                  "scopes": ["persons:act"] if who.person_id else [],
                   "iat": now, "exp": now + 300}
         return jwt.encode(claims, self._workload_secret, algorithm="HS256")
 
     def _client(self, who: CallerIdentity) -> UnisonClient:
         return UnisonClient(storage_url=self._base_url, token=self._token(who),
-                            http_client=self._http, retries=RETRIES, headers=trace_headers)
+                            http_client=self._http, retries=RETRIES, headers=trace_headers,
+                            person_id=who.person_id or None)
 
     @staticmethod
     def _check(namespace: str, key: str) -> None:

@@ -71,6 +71,9 @@ class HTTP:
         self.base_urls = {k: v.rstrip("/") for k, v in base_urls.items()}
         self.token = token
         self.default_headers = headers
+        # The person a service token acts for (persons:act): sent as `person_id` on
+        # every call, which scopes the call to that person (the identity rule).
+        self.acting_for: str | None = None
         self.client = client
         self.retries = retries
         self.backoff = backoff
@@ -151,8 +154,11 @@ class HTTP:
         if body is not None:
             content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
             all_headers.setdefault("Content-Type", "application/json")
+        query_params = _query(query)
+        if self.acting_for and "person_id" not in query_params:
+            query_params = query_params.add("person_id", self.acting_for)
         return self.client.build_request(r.method, self.url(r, params),
-                                         params=_query(query),
+                                         params=query_params,
                                          content=content, headers=all_headers)
 
     async def request(self, r: Route, params: Mapping[str, str | int] | None = None, *,

@@ -52,6 +52,10 @@ class UnisonClient:
     `traceparent` of the request it is serving, so the callee logs the same request id
     (an explicit `trace_context` block still wins). The token's `Authorization` wins
     over one given here.
+
+    `person_id` makes a service token (scope `persons:act`) act for that person: every
+    call carries it as the `person_id` query parameter, so the services scope the call
+    to that person, as they would for the person's own token.
     """
 
     def __init__(self, *, storage_url: str | None = None, context_url: str | None = None,
@@ -60,7 +64,8 @@ class UnisonClient:
                  backoff: float = 0.2, max_backoff: float = 10.0,
                  transport: httpx.AsyncBaseTransport | None = None,
                  http_client: httpx.AsyncClient | None = None,
-                 headers: HeaderSource | None = None) -> None:
+                 headers: HeaderSource | None = None,
+                 person_id: str | None = None) -> None:
         given = {"storage": storage_url, "context": context_url,
                  "context-graph": context_graph_url, "intent-graph": intent_graph_url}
         urls = {name: given[name] or os.environ.get(ENV_URLS[name]) or DEFAULT_URLS[name]
@@ -70,6 +75,7 @@ class UnisonClient:
         self._http = HTTP(urls, token if token is not None else os.environ.get("UNISON_TOKEN"),
                           client, retries=retries, backoff=backoff, max_backoff=max_backoff,
                           headers=headers)
+        self._http.acting_for = person_id
         self.kv = KV(self._http)
         self.memory = Memory(self._http)
         self.vault = Vault(self._http)
