@@ -4,14 +4,17 @@ sealed under the tenant key before keep opening; an erasure destroys every versi
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
 from unison_shared.crypto import CryptoError
 from unison_shared.testing import operator_headers
+from unison_storage.keys import person_keys as person_key_cache
 from unison_storage.keys.service import KeyOwner
 
+from .test_objects import app_client
 from .test_person_data import superuser
 
 V = "/v1/vault/secrets"
@@ -86,3 +89,29 @@ async def test_a_persons_records_are_sealed_under_their_own_key(
     got = await client.get(f"{V}/mine", headers=carol.headers)
     assert got.status_code == 200 and got.json()["value"] == "carol's"
     assert await person_keys(postgres, t, carol.person_id) == [1]
+
+
+async def test_another_replicas_cached_person_key_expires(
+        client, storage_settings_factory, make_caller, postgres, monkeypatch):
+    """The documented limit, bounded: a replica that did not run the erasure keeps its
+    unwrapped copy of the person's key until PERSON_KEY_TTL_SECONDS (shortened here)."""
+    monkeypatch.setattr(person_key_cache, "PERSON_KEY_TTL_SECONDS", 1.0)
+    alice = make_caller()
+    t, p = alice.household_id, alice.person_id
+    await client.put(f"{V}/s", headers=alice.headers, json={"value": "held"})
+    secret_id, dek, blob = await vault_blob(postgres, t, p, "s")
+    async with app_client(storage_settings_factory, {}) as (replica, app):
+        got = await replica.get(f"{V}/s", headers=alice.headers)  # caches Alice's key
+        assert got.json()["value"] == "held"
+        r = await client.post(f"/v1/admin/persons/{p}/erasure", headers=operator_headers(t))
+        assert r.status_code == 200
+        keys = app.state.services.keys
+        async with app.state.database.in_tenant(t) as conn:
+            # Within the TTL the replica's copy still opens a copy of the record...
+            assert await keys.decrypt(conn, KeyOwner(t, p), "vault", secret_id, dek, blob,
+                                      1) == b"held"
+            await asyncio.sleep(1.2)
+            # ...and after it, nothing does.
+            with pytest.raises(CryptoError):
+                await keys.decrypt(conn, KeyOwner(t, p), "vault", secret_id, dek, blob, 1)
+        assert (await replica.get(f"{V}/s", headers=alice.headers)).status_code == 404
