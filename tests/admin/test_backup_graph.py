@@ -94,6 +94,9 @@ def test_export_then_import_gives_the_same_graph(driver: Driver, tmp_path: Path)
                                           source=source)
     assert loaded == {"nodes": 7, "relationships": 4}
     assert content(driver, target) == content(driver, source)
+    with driver.session(database=target) as s:  # the temporary indexes are gone
+        names = [str(r["name"]) for r in s.run("SHOW INDEXES")]
+    assert not [n for n in names if n.startswith("unison_backup")], names
     # The services' own MERGE finds a restored node (one node, not a second one).
     with driver.session(database=target) as s:
         s.run("MERGE (n:Entity:Person {tenant: 'home', id: 'ann'}) "
