@@ -24,16 +24,17 @@ from redis.asyncio import Redis
 from unison_shared.auth import RequestContext
 from unison_shared.crypto import CryptoError
 from unison_shared.database import Database
+from unison_shared.errors import NotFound
 
 from ..audit import repository as audit_repo
 from ..audit.service import AuditService
 from ..keys.service import DataKeyService, KeyOwner
 from ..objects.store import BlobMissing
 from ..state.service import AAD_KIND as STATE_KIND
-from ..state.service import _record_id as state_record_id
+from ..state.service import record_id as state_record_id
 from ..threads.payloads import Payloads
 from ..workflows.service import AAD_KIND as WORKFLOW_KIND
-from ..workflows.service import _record_id as workflow_record_id
+from ..workflows.service import record_id as workflow_record_id
 from . import export_repository as repo
 from .repository import cache_prefix
 
@@ -90,7 +91,11 @@ class PersonExport:
             await opener(self, conn, row, storage_key, size)
             storage_key = None  # the payload was sealed: opened into the record
         elif domain == "messages" and row["content"] is None and storage_key is not None:
-            row["content"] = (await self.payloads.read(storage_key, size or 0)).decode()
+            content = await self._read(storage_key, size)
+            if content is None:
+                row["payload_missing"] = True
+            else:
+                row["content"] = content.decode()
             storage_key = None
         elif domain == "vector_documents":
             row["embedding"] = orjson.loads(row["embedding"])
@@ -159,12 +164,19 @@ class PersonExport:
         row["value"] = None if plain is None else orjson.loads(plain)
         row["integrity_error"] = plain is None
 
+    async def _read(self, storage_key: str, size: int | None) -> bytes | None:
+        """A payload object's bytes; None when its blob is gone (the line says so)."""
+        try:
+            return await self.payloads.read(storage_key, size or 0)
+        except NotFound:
+            return None
+
     async def _sealed(self, row: dict[str, Any], inline_column: str,
                       storage_key: str | None, size: int | None) -> bytes | None:
         """A sealed blob: inline in the row, or the object the row names."""
         blob: bytes | None = row.pop(inline_column)
         if blob is None and storage_key is not None:
-            blob = await self.payloads.read(storage_key, size or 0)
+            blob = await self._read(storage_key, size)
         return blob
 
     async def _state(self, conn: asyncpg.Connection, row: dict[str, Any],

@@ -43,8 +43,9 @@ class StateIntegrityError(UnisonError):
     status, code, title = 500, "integrity-error", "Stored state failed its integrity check"
 
 
-def _record_id(person: str, thread_id: str) -> str:
-    # A JSON array: unambiguous for any person and thread id.
+def record_id(person: str, thread_id: str) -> str:
+    """The AAD record id a thread's state is sealed with (also what the person export
+    opens it with). A JSON array: unambiguous for any person and thread id."""
     return orjson.dumps([person, thread_id]).decode()
 
 
@@ -81,7 +82,7 @@ class StateService:
                     raise missing(thread_id)
             version = current + 1
             dek, blob = await self.keys.encrypt(conn, KeyOwner(t, p), AAD_KIND,
-                                                _record_id(p, thread_id), plain, version)
+                                                record_id(p, thread_id), plain, version)
             written = await repo.write_inline(conn, t, p, thread_id, version, dek, blob,
                                               self.options.agent_state_max_versions)
             if written is None:
@@ -113,7 +114,7 @@ class StateService:
                 await self._refuse(conn, ctx, thread_id, expected)
             assert version is not None
             dek, blob = await self.keys.encrypt(conn, KeyOwner(t, p), AAD_KIND,
-                                                _record_id(p, thread_id), plain, version)
+                                                record_id(p, thread_id), plain, version)
             object_id = None
             inline: bytes | None = blob
             if len(blob) > self.options.agent_state_inline_max_bytes:
@@ -154,7 +155,7 @@ class StateService:
             blob = await self.payloads.read(row.storage_key, row.size_bytes)
         try:
             plain = await self.keys.decrypt(conn, KeyOwner(ctx.tenant_id, ctx.person_id),
-                                            AAD_KIND, _record_id(ctx.person_id, thread_id),
+                                            AAD_KIND, record_id(ctx.person_id, thread_id),
                                             row.dek_version, blob, row.version)
         except CryptoError as exc:
             logger.error("agent state failed its integrity check",

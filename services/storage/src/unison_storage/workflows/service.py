@@ -48,7 +48,9 @@ class ContextIntegrityError(UnisonError):
     status, code, title = 500, "integrity-error", "Stored context failed its integrity check"
 
 
-def _record_id(person: str, workflow_id: str, suspension: uuid.UUID) -> str:
+def record_id(person: str, workflow_id: str, suspension: uuid.UUID) -> str:
+    """The AAD record id a suspension's context is sealed with (also what the person
+    export opens it with)."""
     return orjson.dumps([person, workflow_id, str(suspension)]).decode()
 
 
@@ -118,7 +120,7 @@ class WorkflowService:
         t, p = ctx.tenant_id, ctx.person_id
         suspension = uuid.uuid4()
         dek, blob = await self.keys.encrypt(conn, KeyOwner(t, p), AAD_KIND,
-                                            _record_id(p, workflow_id, suspension), plain)
+                                            record_id(p, workflow_id, suspension), plain)
         previous = await repo.lock_context_object(conn, t, p, workflow_id)
         inline: bytes | None = blob
         object_id = None
@@ -213,7 +215,7 @@ class WorkflowService:
             blob = await self.payloads.read(taken.storage_key, taken.object_bytes)
         try:
             plain = await self.keys.decrypt(conn, KeyOwner(t, p), AAD_KIND,
-                                            _record_id(p, workflow_id, taken.suspension),
+                                            record_id(p, workflow_id, taken.suspension),
                                             taken.dek_version, blob)
         except CryptoError as exc:
             logger.error("workflow context failed its integrity check",
