@@ -284,3 +284,19 @@ async def test_erasure_with_redis_away_is_503_before_the_graph_is_touched(
     receipt = ok(await client.post(f"/v1/admin/persons/{alice.person_id}/erasure",
                                    headers=operator(alice.household_id)))
     assert receipt["removed"]["nodes"] == 7
+
+
+async def test_a_person_with_more_nodes_than_a_batch(client, make_caller):
+    """1200 trace events: collection, export and deletion run in batches of 500."""
+    alice = make_caller()
+    pid, h = alice.person_id, alice.headers
+    for part in range(2):
+        ok(await client.post("/traces/replay", headers=h, json={"user_id": pid, "trace": [
+            {"event": "turn", "metadata": {"n": part * 600 + i}} for i in range(600)]}))
+    got = await export_lines(client, pid, operator(alice.household_id))
+    assert len(got["nodes"]) == 1201 and len(got["relationships"]) == 1200
+    assert len({n["properties"]["id"] for n in got["nodes"]}) == 1201
+    receipt = ok(await client.post(f"/v1/admin/persons/{pid}/erasure",
+                                   headers=operator(alice.household_id)))
+    assert receipt["removed"] == {"nodes": 1201, "relationships": 1200, "properties": 0}
+    assert pid not in await graph_dump(DATABASE)

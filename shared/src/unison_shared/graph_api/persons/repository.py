@@ -8,6 +8,9 @@ from typing import Any
 from ...graph import Graph
 
 BATCH = 500
+# An operator's call, not a request's: the scans for properties naming a person read the
+# whole household, and a person may have many thousands of trace nodes.
+BUDGET_SECONDS = 60.0
 _REL = ("{rid: elementId(r), type: type(r), start_id: startNode(r).id, "
         "end_id: endNode(r).id, props: properties(r)}")
 _NAMES = "toString(x[k]) CONTAINS $person"
@@ -20,6 +23,7 @@ def _batches(ids: list[str]) -> list[list[str]]:
 class PersonGraphRepository:
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
+        self.budget = max(BUDGET_SECONDS, graph.settings.query_timeout_seconds)
 
     async def adjacency(self, tenant: str, ids: list[str]) -> list[dict[str, Any]]:
         """Every relationship of the nodes `ids` within the tenant: `id` (the node), the
@@ -31,7 +35,7 @@ class PersonGraphRepository:
                 "UNWIND $ids AS nid MATCH (n:Entity {tenant: $tenant, id: nid})-[r]-"
                 "(m:Entity) WHERE m.tenant = $tenant "
                 f"RETURN nid AS id, {_REL} AS rel, m.id AS other, labels(m) AS labels",
-                {"tenant": tenant, "ids": chunk})
+                {"tenant": tenant, "ids": chunk}, budget=self.budget)
             rows.extend(out.records)
         return rows
 
@@ -42,7 +46,7 @@ class PersonGraphRepository:
             "persons.naming_nodes",
             f"MATCH (x:Entity {{tenant: $tenant}}) WHERE any(k IN keys(x) WHERE {_NAMES}) "
             "RETURN x.id AS id, labels(x) AS labels, properties(x) AS props",
-            {"tenant": tenant, "person": person})
+            {"tenant": tenant, "person": person}, budget=self.budget)
         return out.records
 
     async def naming_rels(self, tenant: str, person: str) -> list[dict[str, Any]]:
@@ -51,7 +55,7 @@ class PersonGraphRepository:
             "MATCH (a:Entity {tenant: $tenant})-[x]->(b:Entity) "
             f"WHERE b.tenant = $tenant AND any(k IN keys(x) WHERE {_NAMES}) "
             "WITH x AS r " f"RETURN {_REL} AS rel",
-            {"tenant": tenant, "person": person})
+            {"tenant": tenant, "person": person}, budget=self.budget)
         return [r["rel"] for r in out.records]
 
     async def nodes(self, tenant: str, ids: list[str]) -> list[dict[str, Any]]:
@@ -61,7 +65,7 @@ class PersonGraphRepository:
                 "persons.nodes",
                 "UNWIND $ids AS nid MATCH (n:Entity {tenant: $tenant, id: nid}) "
                 "RETURN labels(n) AS labels, properties(n) AS props ORDER BY n.id",
-                {"tenant": tenant, "ids": chunk})
+                {"tenant": tenant, "ids": chunk}, budget=self.budget)
             rows.extend(out.records)
         return rows
 
@@ -73,7 +77,7 @@ class PersonGraphRepository:
                 "persons.delete_nodes",
                 "UNWIND $ids AS nid MATCH (n:Entity {tenant: $tenant, id: nid}) "
                 "DETACH DELETE n RETURN count(*) AS c",
-                {"tenant": tenant, "ids": chunk}, write=True)
+                {"tenant": tenant, "ids": chunk}, write=True, budget=self.budget)
             first = out.first()
             count += int(first["c"]) if first else 0
         return count
