@@ -11,10 +11,12 @@ from collections import defaultdict
 from typing import Any
 
 import orjson
+import pytest
 from neo4j import AsyncGraphDatabase
 from redis.asyncio import Redis
 
 from unison_devstack.tokens import mint_token
+from unison_shared.graph_api.persons.model import names_person
 
 from .. import graph_servers
 from ..graph_servers import TEST_SECRET
@@ -300,3 +302,12 @@ async def test_a_person_with_more_nodes_than_a_batch(client, make_caller):
                                    headers=operator(alice.household_id)))
     assert receipt["removed"] == {"nodes": 1201, "relationships": 1200, "properties": 0}
     assert pid not in await graph_dump(DATABASE)
+
+
+@pytest.mark.parametrize(("value", "named"), [
+    ("p-1", True), ("capabilities:p-1", True), ("kv:context-graph.traces/p-1:e7", True),
+    ("p-10", False), ("xp-1", False), ("capabilities:p-10", False), ("p-1.phone", False),
+    ("kv:ns/p-1x", False), (17, False), (None, False)])
+def test_what_names_a_person(value, named):
+    """The id itself or a `:`/`/` segment of a composite id; never a longer id."""
+    assert names_person(value, "p-1") is named
