@@ -1,13 +1,17 @@
-"""The backup and restore commands' refusals that need no server: missing connections,
-an output directory in use, a directory that is no backup."""
+"""The backup and restore commands before any data moves: connections derived from a
+devstack, refusals (missing connections, an output directory in use, a directory that is
+no backup, an unknown backend) and a server's refusal reported as a failed backup."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from unison_admin.cli import app
+from unison_admin.targets import build_config
 
 runner = CliRunner()
 NO_ENV = {"UNISON_ADMIN_STORAGE_DATABASE_URL": "", "UNISON_ADMIN_CONTEXT_DATABASE_URL": ""}
@@ -48,3 +52,52 @@ def test_an_unknown_object_backend_is_refused(tmp_path: Path):
                               str(tmp_path / "state"), "--object-backend", "ftp"], env=NO_ENV)
     assert out.exit_code == 2
     assert "must be fs or s3" in " ".join(out.output.split())
+
+
+def test_a_graph_server_that_refuses_the_login_fails_the_backup(tmp_path: Path):
+    """The graphs are taken first: a wrong password stops the backup there, named,
+    with no manifest written."""
+    from tests import graph_servers
+
+    server = graph_servers.arcadedb()
+    out = tmp_path / "b"
+    result = runner.invoke(app, [
+        "backup", "--out", str(out), "--storage-db", "postgresql://x@127.0.0.1:1/storage",
+        "--context-db", "postgresql://x@127.0.0.1:1/context", "--object-root",
+        str(tmp_path / "objects"), "--graph-uri", server.bolt_url, "--graph-user", "root",
+        "--graph-password", "wrong-password", "--graph-databases", "context"], env=NO_ENV)
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.output.split())
+    assert "backup failed" in text and "no manifest.json" in text
+    assert not (out / "manifest.json").exists()
+
+
+def test_devstack_derives_every_connection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    state = tmp_path / "state"
+    (state / "secrets").mkdir(parents=True)
+    (state / "secrets" / "arcadedb").write_text("graph-pw\n")
+    monkeypatch.setenv("DEVSTACK_POSTGRES_PORT", "45001")
+    monkeypatch.setenv("DEVSTACK_BOLT_PORT", "45002")
+    monkeypatch.setenv("DEVSTACK_OBJECT_BACKEND", "fs")
+    options: dict[str, Any] = dict.fromkeys(
+        ("storage_db", "context_db", "object_backend", "object_root", "s3_endpoint",
+         "s3_bucket", "s3_region", "s3_key", "s3_secret", "graph_uri", "graph_user",
+         "graph_password", "graph_databases", "pg_bin"))
+    cfg = build_config(devstack=state, **options)
+    assert cfg.databases == {"storage": "postgresql://postgres@127.0.0.1:45001/storage",
+                             "context": "postgresql://postgres@127.0.0.1:45001/context"}
+    assert cfg.objects.backend == "fs" and cfg.objects.fs_root == state.resolve() / "objects"
+    assert (cfg.graph.uri, cfg.graph.user, cfg.graph.password) == \
+        ("bolt://127.0.0.1:45002", "root", "graph-pw")
+    assert cfg.graph.databases == ("context", "intent")
+    # Explicit options win; a shared Neo4j database is named once.
+    cfg = build_config(devstack=state, **{**options, "graph_databases": "neo4j, neo4j",
+                                          "storage_db": "postgresql://a@b/storage"})
+    assert cfg.graph.databases == ("neo4j",)
+    assert cfg.databases["storage"] == "postgresql://a@b/storage"
+    monkeypatch.setenv("DEVSTACK_OBJECT_BACKEND", "s3")
+    monkeypatch.setenv("DEVSTACK_S3_PORT", "45003")
+    cfg = build_config(devstack=state, **options)
+    assert cfg.objects.backend == "s3"
+    assert cfg.objects.s3_endpoint_url == "http://127.0.0.1:45003"
+    assert cfg.objects.s3_access_key_id and cfg.objects.s3_secret_access_key

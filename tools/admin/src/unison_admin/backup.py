@@ -22,7 +22,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from . import graph_export
+from . import graph_export, object_store
 from .manifest import Manifest, now_iso, sha256_file
 from .object_store import open_store
 from .pg import PgError, Postgres
@@ -47,6 +47,7 @@ from .targets import (
     build_config,
 )
 
+FAILURES: tuple[type[Exception], ...] = (PgError, *graph_export.ERRORS, *object_store.ERRORS)
 Out = Annotated[Path, typer.Option("--out", help="new (or empty) directory for the backup")]
 
 
@@ -71,7 +72,7 @@ def backup_cmd(out: Out, devstack: Devstack = None, storage_db: StorageDb = None
     started = time.monotonic()
     try:
         manifest = run_backup(cfg, out)
-    except (PgError, graph_export.GraphExportError, OSError) as exc:
+    except FAILURES as exc:
         console.print(f"[red]backup failed:[/red] {exc}")
         console.print(f"{out} is incomplete (no manifest.json): remove it")
         raise typer.Exit(1) from exc

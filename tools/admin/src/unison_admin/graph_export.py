@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from neo4j import Driver, GraphDatabase
+from neo4j.exceptions import DriverError, Neo4jError
 
 from .targets import GraphConfig
 
@@ -41,6 +42,10 @@ Advance = Callable[[int], None]
 
 class GraphExportError(Exception):
     pass
+
+
+# What a graph step can fail with: ours, the server's, the driver's (connection, auth).
+ERRORS: tuple[type[Exception], ...] = (GraphExportError, Neo4jError, DriverError)
 
 
 def connect(cfg: GraphConfig) -> Driver:
@@ -77,8 +82,9 @@ def counts(driver: Driver, database: str) -> tuple[int, int]:
 def data_nodes(driver: Driver, database: str) -> int:
     """Nodes other than the migration records: what makes a graph non-empty."""
     with driver.session(database=database) as s:
-        rows = s.run("MATCH (n) RETURN labels(n) AS l")
-        return sum(1 for r in rows if list(r["l"]) != [MIGRATION_LABEL])
+        row = s.run(f"MATCH (n) WHERE NOT '{MIGRATION_LABEL}' IN labels(n) "
+                    "RETURN count(n) AS c").single(strict=True)
+        return int(row["c"])
 
 
 def migrations(driver: Driver, database: str) -> dict[str, list[str]]:

@@ -12,11 +12,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from .targets import ObjectStoreConfig
 
 # The storage service's key shape (unison_storage.objects.fs_store._KEY).
 _KEY = re.compile(r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")
 TEMP_PREFIX = ".tmp-"
+# What an object-store step can fail with: the disk's errors, S3's.
+ERRORS: tuple[type[Exception], ...] = (OSError, BotoCoreError, ClientError)
 
 
 def is_key(key: str) -> bool:
@@ -99,8 +103,6 @@ class S3Objects:
         return f"s3://{self.bucket} at {self.endpoint or 'AWS'}"
 
     def _bucket_exists(self) -> bool:
-        from botocore.exceptions import ClientError
-
         try:
             self.client.head_bucket(Bucket=self.bucket)
         except ClientError as exc:

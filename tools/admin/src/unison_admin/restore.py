@@ -22,7 +22,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from . import graph_export
+from . import graph_export, object_store
 from .manifest import Manifest, ManifestError, verify_file
 from .object_store import open_store
 from .pg import PgError, Postgres
@@ -50,6 +50,7 @@ from .targets import (
 Backup = Annotated[Path, typer.Argument(help="the backup directory (`unison-admin backup --out`)")]
 Force = Annotated[bool, typer.Option(
     "--force", help="restore over a platform that holds data (it is replaced)")]
+FAILURES: tuple[type[Exception], ...] = (PgError, *graph_export.ERRORS, *object_store.ERRORS)
 EXIT_CORRUPT, EXIT_NOT_EMPTY, EXIT_FAILED = 3, 4, 1
 
 
@@ -85,7 +86,7 @@ def restore_cmd(backup: Backup, force: Force = False, devstack: Devstack = None,
     try:
         graphs = graph_targets(manifest, cfg)
         blockers = check_target(cfg, manifest, graphs)
-    except (PgError, graph_export.GraphExportError, OSError) as exc:
+    except FAILURES as exc:
         console.print(f"[red]cannot inspect the target:[/red] {exc}")
         raise typer.Exit(EXIT_FAILED) from exc
     refusals = [b for b in blockers if b.startswith("!")]
@@ -101,7 +102,7 @@ def restore_cmd(backup: Backup, force: Force = False, devstack: Devstack = None,
     try:
         with bar() as progress:
             load(backup, manifest, cfg, graphs, progress, wipe_graphs=bool(data))
-    except (PgError, graph_export.GraphExportError, OSError) as exc:
+    except FAILURES as exc:
         console.print(f"[red]restore failed:[/red] {exc}")
         raise typer.Exit(EXIT_FAILED) from exc
     _summary(manifest, backup, time.monotonic() - started)
