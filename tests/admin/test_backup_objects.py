@@ -10,6 +10,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from unison_admin.object_store import FsObjects, S3Objects, is_key, open_store
 from unison_admin.targets import ObjectStoreConfig
 
@@ -74,3 +76,5 @@ def test_s3_round_trip_creates_the_bucket(seaweed: Any, tmp_path: Path):
     back = tmp_path / "back"
     target.download("home/cd/k2", back)
     assert back.read_bytes() == big
+    with pytest.raises(FileNotFoundError):  # deleted since the listing: skipped by backup
+        target.download("home/zz/gone", tmp_path / "gone")

@@ -154,8 +154,10 @@ def _summary(manifest: Manifest, out: Path, seconds: float) -> None:
         revisions = ", ".join(f"{t}={'/'.join(v)}" for t, v in info["alembic"].items())
         table.add_row(f"postgres {name}", revisions or "not migrated")
     for name, info in manifest.graph.items():
-        table.add_row(f"graph {name}",
-                      f"{info['nodes']} nodes, {info['relationships']} relationships")
+        skipped = f" ({info['skipped']} to nodes made meanwhile left out)" \
+            if info.get("skipped") else ""
+        table.add_row(f"graph {name}", f"{info['nodes']} nodes, "
+                                       f"{info['relationships']} relationships{skipped}")
     table.add_row("objects", f"{manifest.objects['count']} payloads, "
                              f"{manifest.objects['bytes']} bytes")
     console.print(table)

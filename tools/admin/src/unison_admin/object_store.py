@@ -121,7 +121,13 @@ class S3Objects:
                     yield item["Key"], int(item["Size"])
 
     def download(self, key: str, dest: Path) -> None:
-        self.client.download_file(self.bucket, key, str(dest))
+        """FileNotFoundError when the key went away since the listing (as on disk)."""
+        try:
+            self.client.download_file(self.bucket, key, str(dest))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise FileNotFoundError(key) from exc
+            raise
 
     def upload(self, key: str, src: Path) -> None:
         if not self._bucket_ready:
