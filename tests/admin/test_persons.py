@@ -156,3 +156,13 @@ def test_verify_receipt_command(tmp_path: Path, key_file: Path):
     path.write_text(json.dumps(signed))
     bad = CliRunner().invoke(app, ["verify-receipt", str(path)])
     assert bad.exit_code == 1
+
+
+def test_a_stream_that_says_how_long_it_is_is_checked(tmp_path: Path):
+    lines = _lines()
+    lines["storage"].append({"domain": "export", "record": {"complete": True, "lines": 2}})
+    manifest = write_archive(tmp_path / "ok.tar.gz", "home", "p-1", False, lines)
+    assert "export" not in manifest["records"]["storage"]  # checked, not archived
+    lines["storage"][-1]["record"]["lines"] = 3  # a line was lost on the way
+    with pytest.raises(ExportError, match="incomplete"):
+        write_archive(tmp_path / "cut.tar.gz", "home", "p-1", False, lines)

@@ -240,12 +240,13 @@ def test_the_hot_storage_routes_are_planned(apps: tuple[FastAPI, FastAPI]) -> No
         assert hot in routes
     operations = {f"{m} {c.path}" for c in iter_route_contexts(planned.router.routes)
                   if isinstance(c.original_route, APIRoute) for m in c.methods or ()}
-    # Only the object and file downloads (they stream their payload), the OTLP receiver
-    # (it answers raw protobuf or JSON bytes) and the kit's docs routes (added last, not
-    # from a service router) keep FastAPI's handler.
+    # Only the object and file downloads and a person's export (they stream), the OTLP
+    # receiver (it answers raw protobuf or JSON bytes) and the kit's docs routes (added
+    # last, not from a service router) keep FastAPI's handler.
     assert {op.split(" ", 1)[1] for op in operations - routes} == {
         "/v1/objects/{object_id}", "/v1/objects/{object_id}/download", "/v1/traces",
-        "/v1/files/{path:path}", "/openapi.json", "/docs"}
+        "/v1/files/{path:path}", "/v1/admin/persons/{person_id}/export",
+        "/openapi.json", "/docs"}
 
 
 _BODIES: list[tuple[bytes, dict[str, str]]] = [

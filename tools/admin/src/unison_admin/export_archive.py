@@ -22,6 +22,9 @@ from typing import Any
 
 ARCHIVE_FORMAT = "unison-person-export"
 ARCHIVE_VERSION = 1
+# A service may end its stream with {"domain": "export", "record": {"complete": true,
+# "lines": n}}: n lines came before it. Checked, not archived.
+END_DOMAIN = "export"
 
 
 class ExportError(Exception):
@@ -42,8 +45,13 @@ def _split(service: str, lines: list[dict[str, Any]]
     """Records per domain, and payloads by checksum."""
     domains: dict[str, list[dict[str, Any]]] = {}
     payloads: dict[str, bytes] = {}
-    for line in lines:
+    for index, line in enumerate(lines):
         domain = line.get("domain")
+        if domain == END_DOMAIN:
+            # A stream that says how long it is: a cut-off stream is caught here.
+            if (line.get("record") or {}).get("lines") != index:
+                raise ExportError(f"{service}: the export stream is incomplete")
+            continue
         if not isinstance(domain, str) or not domain.replace("_", "").replace("-", "").isalnum():
             raise ExportError(f"{service}: a line without a valid domain")
         record = dict(line.get("record") or {})
