@@ -11,7 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from unison_admin.cli import app
-from unison_admin.targets import build_config
+from unison_admin.graph_export import GraphExportError
+from unison_admin.manifest import Manifest
+from unison_admin.restore import graph_targets
+from unison_admin.targets import GraphConfig, PlatformConfig, build_config
 
 runner = CliRunner()
 NO_ENV = {"UNISON_ADMIN_STORAGE_DATABASE_URL": "", "UNISON_ADMIN_CONTEXT_DATABASE_URL": ""}
@@ -101,3 +104,20 @@ def test_devstack_derives_every_connection(tmp_path: Path, monkeypatch: pytest.M
     assert cfg.objects.backend == "s3"
     assert cfg.objects.s3_endpoint_url == "http://127.0.0.1:45003"
     assert cfg.objects.s3_access_key_id and cfg.objects.s3_secret_access_key
+
+
+@pytest.mark.parametrize(("backup", "target", "expected"), [
+    (["context", "intent"], ("context", "intent"), {"context": "context", "intent": "intent"}),
+    (["neo4j"], ("graph",), {"neo4j": "graph"}),
+    (["context", "intent"], ("neo4j",), None),
+    (["context"], ("a", "b"), None),
+])
+def test_graph_databases_map_by_name_or_one_to_one(backup: list[str], target: tuple[str, ...],
+                                                   expected: dict[str, str] | None):
+    manifest = Manifest(graph={name: {"nodes": 0, "relationships": 0} for name in backup})
+    cfg = PlatformConfig(graph=GraphConfig(databases=target))
+    if expected is None:
+        with pytest.raises(GraphExportError, match="do not match the target's"):
+            graph_targets(manifest, cfg)
+    else:
+        assert graph_targets(manifest, cfg) == expected

@@ -398,6 +398,28 @@ def test_restore_refuses_a_non_empty_target(round_trip: RoundTrip):
     assert table_rows(rt.target, "storage") == before
 
 
+def test_restore_refuses_a_target_that_does_not_fit(round_trip: RoundTrip):
+    rt = round_trip
+    graphs = admin("restore", rt.backup, "--force", "--devstack", rt.target.state_dir,
+                   "--graph-databases", "context", env=rt.target.env)
+    assert graphs.returncode == 4, graphs.stdout + graphs.stderr
+    assert "do not match the target's (context)" in " ".join(graphs.stderr.split())
+    pg = rt.target.postgres
+    revision = pg.psql("SELECT version_num FROM alembic_version_context",
+                       database="context").strip()
+    pg.psql("UPDATE alembic_version_context SET version_num = '9999'", database="context")
+    try:
+        newer = admin("restore", rt.backup, "--force", "--devstack", rt.target.state_dir,
+                      env=rt.target.env)
+    finally:
+        pg.psql(f"UPDATE alembic_version_context SET version_num = '{revision}'",
+                database="context")
+    assert newer.returncode == 4, newer.stdout + newer.stderr
+    message = " ".join(newer.stderr.split())
+    assert "does not fit the backup" in message
+    assert "context database: the target is at alembic" in message and "9999" in message
+
+
 def test_restore_refuses_a_corrupted_backup(round_trip: RoundTrip, tmp_path: Path):
     rt = round_trip
     corrupt = tmp_path / "corrupt"

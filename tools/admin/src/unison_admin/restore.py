@@ -85,19 +85,26 @@ def restore_cmd(backup: Backup, force: Force = False, devstack: Devstack = None,
         raise typer.Exit(EXIT_CORRUPT)
     try:
         graphs = graph_targets(manifest, cfg)
+    except graph_export.GraphExportError as exc:
+        console.print(f"[red]refused:[/red] {exc}")
+        raise typer.Exit(EXIT_NOT_EMPTY) from exc
+    try:
         blockers = check_target(cfg, manifest, graphs)
     except FAILURES as exc:
         console.print(f"[red]cannot inspect the target:[/red] {exc}")
         raise typer.Exit(EXIT_FAILED) from exc
     refusals = [b for b in blockers if b.startswith("!")]
     data = [b for b in blockers if not b.startswith("!")]
-    if refusals or (data and not force):
-        console.print("[red]refused: the target platform is not empty[/red]" if data
-                      else "[red]refused: the target platform does not fit the backup[/red]")
-        for line in [*[r[1:] for r in refusals], *data]:
+    if refusals:
+        console.print("[red]refused: the target platform does not fit the backup[/red]")
+        for line in refusals:
+            console.print(f"  {line[1:]}")
+    if data and not force:
+        console.print("[red]refused: the target platform is not empty[/red]")
+        for line in data:
             console.print(f"  {line}")
-        if data and not refusals:
-            console.print("restore into an empty platform, or pass --force to replace it")
+        console.print("restore into an empty platform, or pass --force to replace it")
+    if refusals or (data and not force):
         raise typer.Exit(EXIT_NOT_EMPTY)
     try:
         with bar() as progress:
@@ -121,19 +128,17 @@ def verify(root: Path, manifest: Manifest, progress: Progress) -> list[str]:
 
 
 def graph_targets(manifest: Manifest, cfg: PlatformConfig) -> dict[str, str]:
-    """Backup graph database -> target database: the same name, or the target's only
-    database (Neo4j Community: both services share one)."""
-    mapping = {}
-    for name in manifest.graph:
-        if name in cfg.graph.databases:
-            mapping[name] = name
-        elif len(cfg.graph.databases) == 1:
-            mapping[name] = cfg.graph.databases[0]
-        else:
-            raise graph_export.GraphExportError(
-                f"the backup's graph database {name!r} is not among the target's "
-                f"({', '.join(cfg.graph.databases)})")
-    return mapping
+    """Backup graph database -> target database: the same names, or one database to
+    one of another name (e.g. into Neo4j's `neo4j`). Two into one is refused: both
+    graphs hold the household's Person nodes, and the key (tenant, id) is unique."""
+    names = list(manifest.graph)
+    if all(name in cfg.graph.databases for name in names):
+        return {name: name for name in names}
+    if len(names) == 1 and len(cfg.graph.databases) == 1:
+        return {names[0]: cfg.graph.databases[0]}
+    raise graph_export.GraphExportError(
+        f"the backup's graph databases ({', '.join(names)}) do not match the target's "
+        f"({', '.join(cfg.graph.databases)}): give --graph-databases with the same names")
 
 
 def check_target(cfg: PlatformConfig, manifest: Manifest, graphs: dict[str, str]) -> list[str]:
