@@ -115,7 +115,7 @@ async def test_secrets_go_only_to_the_person_themselves(client, make_caller):
 
     op = operator_headers(alice.household_id)
     r = await client.get(export(alice.person_id, include_secrets=True), headers=op)
-    assert r.status_code == 403 and "person themselves" in r.json()["detail"]
+    assert r.status_code == 403 and "person's own token" in r.json()["detail"]
 
 
 async def test_export_is_for_operators_and_the_person(client, make_caller):

@@ -33,7 +33,7 @@ T = TypeVar("T")
 GENERATION_TTL_SECONDS = 7 * 24 * 3600
 
 
-def _tenant_part(tenant: str) -> str:
+def tenant_part(tenant: str) -> str:
     return hashlib.blake2b(tenant.encode(), digest_size=8).hexdigest()
 
 
@@ -84,7 +84,7 @@ class Generations:
         self._pending: set[str] = set()
 
     def _key(self, tenant: str) -> str:
-        return f"{self.space}:gen:{_tenant_part(tenant)}"
+        return f"{self.space}:gen:{tenant_part(tenant)}"
 
     async def flush_pending(self) -> None:
         for tenant in list(self._pending):
@@ -140,7 +140,7 @@ class GraphCache:
         try:
             gen = await self.generations.current(tenant)
             digest = hashlib.sha256(orjson.dumps([tenant, *parts], default=str)).hexdigest()
-            key = f"{self.keyspace}:{_tenant_part(tenant)}:{gen}:{digest[:32]}"
+            key = f"{self.keyspace}:{tenant_part(tenant)}:{gen}:{digest[:32]}"
             raw = await self.redis.get(key)
         except (RedisError, OSError) as exc:
             self.stats.count(self.keyspace, "error")

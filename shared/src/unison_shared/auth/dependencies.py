@@ -121,3 +121,14 @@ def is_own_person(ctx: RequestContext) -> bool:
     p = ctx.principal
     return not p.is_service and p.kind == "person" and bool(ctx.person_id) \
         and p.person_id == ctx.person_id
+
+
+def require_export_access(ctx: RequestContext, include_secrets: bool) -> None:
+    """A person's export: an operator or the person may take it; only the person, with
+    their own token, may take their secrets."""
+    own = is_own_person(ctx)
+    if not (own or ctx.principal.is_operator):
+        raise Forbidden("an export needs an operator token or the person's own token")
+    if include_secrets and not own:
+        raise Forbidden("include_secrets: a person's secrets are exported only to the "
+                        "person's own token")

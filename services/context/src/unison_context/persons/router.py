@@ -9,13 +9,13 @@ from typing import Annotated
 from fastapi import Query, Request
 from fastapi.responses import StreamingResponse
 
-from unison_shared.auth import require_operator
+from unison_shared.auth import require_export_access, require_operator
 from unison_shared.compiled_routes import service_router
 from unison_shared.database import DbTx, database_of
 
 from ..deps import Ctx, Svc
 from .schemas import ErasureReceipt
-from .service import PersonDataService, check_export
+from .service import PersonDataService
 
 router = service_router(prefix="/v1/admin/persons", tags=["persons"])
 
@@ -33,6 +33,6 @@ async def export_person(person_id: str, request: Request, ctx: Ctx, svc: Svc,
                         include_secrets: Annotated[bool, Query()] = False
                         ) -> StreamingResponse:
     """Everything held about the person, one `{"domain", "record"}` JSON object a line."""
-    check_export(ctx, include_secrets)
+    require_export_access(ctx, include_secrets)
     lines = PersonDataService(svc).export(database_of(request), ctx, include_secrets)
     return StreamingResponse(lines, media_type="application/x-ndjson")

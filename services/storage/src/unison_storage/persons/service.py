@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from unison_shared.auth import RequestContext, is_own_person, require_operator
+from unison_shared.auth import RequestContext, require_export_access, require_operator
 from unison_shared.database import Database
-from unison_shared.errors import BadRequest, DependencyUnavailable, Forbidden
+from unison_shared.errors import BadRequest, DependencyUnavailable
 
 from ..audit.schemas import AuditEventIn
 from ..audit.service import AuditService
@@ -95,12 +95,7 @@ class PersonService:
         """The person's export as NDJSON lines; checks the caller first (before the
         response starts), then audits the export and returns the stream."""
         _person(ctx)
-        if include_secrets:
-            if not is_own_person(ctx):
-                raise Forbidden("include_secrets: secrets are exported only to the person "
-                                "themselves, with their own token")
-        elif not is_own_person(ctx):
-            require_operator(ctx)
+        require_export_access(ctx, include_secrets)
         async with self.db.statement(ctx) as conn:
             await self.audit.append(conn, ctx, _event(ctx, "person.exported",
                                                       include_secrets=include_secrets))

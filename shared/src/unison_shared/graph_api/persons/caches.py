@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from ...errors import DependencyUnavailable
-from ...graph_cache import Generations, _tenant_part
+from ...graph_cache import Generations, tenant_part
 
 SCAN_COUNT = 500
 
@@ -32,7 +32,7 @@ async def purge_tenant(redis: Redis | None, generations: Generations | None,
     if redis is None:
         return 0
     count = 0
-    part = _tenant_part(tenant)  # hex: nothing in it is a glob character
+    part = tenant_part(tenant)  # hex: nothing in it is a glob character
     try:
         for keyspace in keyspaces:
             batch: list[bytes | str] = []

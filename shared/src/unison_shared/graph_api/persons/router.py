@@ -12,9 +12,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from ...auth import RequestContext, authenticated, require_operator
+from ...auth import RequestContext, authenticated, require_export_access, require_operator
 from ..schemas import NodeId
-from .service import PersonGraphService, check_export
+from .service import PersonGraphService
 
 Ctx = Annotated[RequestContext, Depends(authenticated)]
 
@@ -48,7 +48,7 @@ def persons_router(service_of: Callable[[Request], PersonGraphService]) -> APIRo
                             include_secrets: Annotated[bool, Query()] = False,
                             svc: PersonGraphService = svc_dep) -> StreamingResponse:
         """One JSON line per node and per relationship (the graph holds no secrets)."""
-        check_export(ctx, include_secrets)
+        require_export_access(ctx, include_secrets)
         return StreamingResponse(await svc.export(ctx), media_type="application/x-ndjson")
 
     return router
