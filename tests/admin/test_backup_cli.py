@@ -82,6 +82,7 @@ def test_devstack_derives_every_connection(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("DEVSTACK_POSTGRES_PORT", "45001")
     monkeypatch.setenv("DEVSTACK_BOLT_PORT", "45002")
     monkeypatch.setenv("DEVSTACK_OBJECT_BACKEND", "fs")
+    monkeypatch.setenv("DEVSTACK_REDIS_PORT", "45004")
     options: dict[str, Any] = dict.fromkeys(
         ("storage_db", "context_db", "object_backend", "object_root", "s3_endpoint",
          "s3_bucket", "s3_region", "s3_key", "s3_secret", "graph_uri", "graph_user",
@@ -93,6 +94,7 @@ def test_devstack_derives_every_connection(tmp_path: Path, monkeypatch: pytest.M
     assert (cfg.graph.uri, cfg.graph.user, cfg.graph.password) == \
         ("bolt://127.0.0.1:45002", "root", "graph-pw")
     assert cfg.graph.databases == ("context", "intent")
+    assert cfg.redis_url == "redis://127.0.0.1:45004/0"
     # Explicit options win; a shared Neo4j database is named once.
     cfg = build_config(devstack=state, **{**options, "graph_databases": "neo4j, neo4j",
                                           "storage_db": "postgresql://a@b/storage"})

@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 from neo4j import GraphDatabase
 
 from tests.e2e.platform import (
@@ -456,9 +457,17 @@ def test_forced_restore_replaces_what_the_target_holds(round_trip: RoundTrip,
     good(http.post(f"{rt.target.context_graph}/context/update", headers=person,
                    json={"user_id": "backup-late", "dimensions": []}))
     assert table_rows(rt.target, "storage") != table_rows(rt.source, "storage")
-    forced = admin("restore", rt.backup, "--force", "--devstack", rt.target.state_dir,
-                   env=rt.target.env)
-    assert forced.returncode == 0, forced.stderr[-3000:]
+    cache = redis.Redis.from_url(rt.target.redis_url)
+    try:
+        assert list(cache.scan_iter(match="graph:hot:*"))  # the write bumped a generation
+        forced = admin("restore", rt.backup, "--force", "--devstack", rt.target.state_dir,
+                       env=rt.target.env)
+        assert forced.returncode == 0, forced.stderr[-3000:]
+        assert list(cache.scan_iter(match="graph:hot:*")) == []
+    finally:
+        cache.close()
+    purged = next(line for line in forced.stdout.splitlines() if "caches purged" in line)
+    assert int(purged.split(":")[1].split()[0]) >= 1
     for database in ("storage", "context"):
         assert table_rows(rt.target, database) == table_rows(rt.source, database)
     assert graph_content(rt.target) == graph_content(rt.source)

@@ -18,11 +18,12 @@ import time
 from pathlib import Path
 from typing import Annotated
 
+import redis
 import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from . import graph_export, object_store
+from . import caches, graph_export, object_store
 from .manifest import Manifest, ManifestError, verify_file
 from .object_store import open_store
 from .pg import PgError, Postgres
@@ -38,6 +39,7 @@ from .targets import (
     ObjectRoot,
     PgBin,
     PlatformConfig,
+    RedisUrl,
     S3Bucket,
     S3Endpoint,
     S3Key,
@@ -61,14 +63,14 @@ def restore_cmd(backup: Backup, force: Force = False, devstack: Devstack = None,
                 s3_region: S3Region = None, s3_key: S3Key = None, s3_secret: S3Secret = None,
                 graph_uri: GraphUri = None, graph_user: GraphUser = None,
                 graph_password: GraphPassword = None, graph_databases: GraphDatabases = None,
-                pg_bin: PgBin = None) -> None:
+                pg_bin: PgBin = None, redis_url: RedisUrl = None) -> None:
     """Restore a backup into an empty platform (checksums verified first)."""
     cfg = build_config(
         devstack=devstack, storage_db=storage_db, context_db=context_db,
         object_backend=object_backend, object_root=object_root, s3_endpoint=s3_endpoint,
         s3_bucket=s3_bucket, s3_region=s3_region, s3_key=s3_key, s3_secret=s3_secret,
         graph_uri=graph_uri, graph_user=graph_user, graph_password=graph_password,
-        graph_databases=graph_databases, pg_bin=pg_bin)
+        graph_databases=graph_databases, pg_bin=pg_bin, redis_url=redis_url)
     started = time.monotonic()
     try:
         manifest = Manifest.read(backup)
@@ -112,6 +114,12 @@ def restore_cmd(backup: Backup, force: Force = False, devstack: Devstack = None,
     except FAILURES as exc:
         console.print(f"[red]restore failed:[/red] {exc}")
         raise typer.Exit(EXIT_FAILED) from exc
+    if cfg.redis_url:
+        try:
+            typer.echo(f"graph caches purged: {caches.purge(cfg.redis_url)} key(s)")
+        except redis.RedisError as exc:
+            console.print(f"[yellow]graph caches not purged ({exc}): they expire within "
+                          "their TTL (60 to 120 s)[/yellow]")
     _summary(manifest, backup, time.monotonic() - started)
 
 
@@ -228,4 +236,4 @@ def _summary(manifest: Manifest, backup: Path, seconds: float) -> None:
                 typer.echo(f"{name} needs {kind.replace('_', ' ')}: {', '.join(ids)} "
                            "(the services' configured keys; never in a backup)")
     typer.echo(f"restore complete: {seconds:.1f} s. Restart the services (fresh "
-               "connection pools and caches) before serving traffic.")
+               "connection pools, no data keys cached in memory) before serving traffic.")

