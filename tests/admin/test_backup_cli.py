@@ -57,21 +57,24 @@ def test_an_unknown_object_backend_is_refused(tmp_path: Path):
     assert "must be fs or s3" in " ".join(out.output.split())
 
 
-def test_a_graph_server_that_refuses_the_login_fails_the_backup(tmp_path: Path):
+def test_a_graph_server_that_refuses_the_login_fails_the_backup(tmp_path: Path,
+                                                                 postgres: Any):
     """The graphs are taken first: a wrong password stops the backup there, named,
     with no manifest written."""
     from tests import graph_servers
 
     server = graph_servers.arcadedb()
     out = tmp_path / "b"
+    url = postgres.url("postgres", user="postgres", driver="postgresql")
     result = runner.invoke(app, [
-        "backup", "--out", str(out), "--storage-db", "postgresql://x@127.0.0.1:1/storage",
-        "--context-db", "postgresql://x@127.0.0.1:1/context", "--object-root",
+        "backup", "--out", str(out), "--storage-db", url, "--context-db", url,
+        "--object-root",
         str(tmp_path / "objects"), "--graph-uri", server.bolt_url, "--graph-user", "root",
         "--graph-password", "wrong-password", "--graph-databases", "context"], env=NO_ENV)
     assert result.exit_code == 1, result.output
     text = " ".join(result.output.split())
-    assert "backup failed" in text and "no manifest.json" in text
+    assert "backup failed" in text and "Authentication failed" in text
+    assert "no manifest.json" in text
     assert not (out / "manifest.json").exists()
 
 
@@ -123,3 +126,17 @@ def test_graph_databases_map_by_name_or_one_to_one(backup: list[str], target: tu
             graph_targets(manifest, cfg)
     else:
         assert graph_targets(manifest, cfg) == expected
+
+
+def test_a_database_role_bound_by_row_level_security_is_refused_first(tmp_path: Path,
+                                                                     postgres: Any):
+    """Checked before anything is written: the graph server is not even asked."""
+    url = postgres.url("postgres", user="unison", driver="postgresql")
+    out = tmp_path / "b"
+    result = runner.invoke(app, [
+        "backup", "--out", str(out), "--storage-db", url, "--context-db", url,
+        "--object-root", str(tmp_path / "objects"), "--graph-uri", "bolt://127.0.0.1:1",
+        "--graph-databases", "context"], env=NO_ENV)
+    assert result.exit_code == 1, result.output
+    assert "unison is neither a superuser nor BYPASSRLS" in " ".join(result.output.split())
+    assert not out.exists() or not any(out.rglob("*"))

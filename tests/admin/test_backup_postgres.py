@@ -106,3 +106,13 @@ def test_binaries_are_found_and_failures_carry_the_reason(postgres: Any, tmp_pat
     missing = Postgres(postgres.url("bk_no_such_db", user="postgres", driver="postgresql"))
     with pytest.raises(PgError, match="bk_no_such_db"):
         missing.dump(tmp_path / "never.dump")
+
+
+def test_a_role_bound_by_row_level_security_is_refused(postgres: Any):
+    name, superuser = database(postgres, SCHEMA)
+    superuser.check_privileged()
+    for role in ("unison", "unison_app"):
+        bound = Postgres(postgres.url(name, user=role, driver="postgresql"))
+        with pytest.raises(PgError, match=f"{role} is neither a superuser nor BYPASSRLS"):
+            bound.check_privileged()
+    postgres.drop_database(name)

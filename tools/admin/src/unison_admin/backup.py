@@ -80,6 +80,8 @@ def backup_cmd(out: Out, devstack: Devstack = None, storage_db: StorageDb = None
 
 
 def run_backup(cfg: PlatformConfig, out: Path) -> Manifest:
+    for url in cfg.databases.values():  # before anything is written
+        Postgres(url, cfg.pg_bin).check_privileged()
     for sub in ("postgres", "graph", "objects"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     manifest = Manifest(created_at=now_iso())

@@ -77,6 +77,16 @@ class Postgres:
                         "-F", "\x1f", "-d", self.url, "-c", sql)
         return [line.split("\x1f") for line in out.splitlines() if line]
 
+    def check_privileged(self) -> None:
+        """Refuse a role row-level security would bind (the dump would stop on the first
+        forced policy; a restore's COPY would be refused)."""
+        row = self.query("SELECT current_user, rolsuper OR rolbypassrls FROM pg_roles "
+                         "WHERE rolname = current_user")
+        if not row or row[0][1] != "t":
+            who = row[0][0] if row else "?"
+            raise PgError(f"{who} is neither a superuser nor BYPASSRLS: connect as one "
+                          "(the tables force row-level security)")
+
     def server_version(self) -> str:
         return self.query("SHOW server_version")[0][0]
 

@@ -159,6 +159,7 @@ def check_target(cfg: PlatformConfig, manifest: Manifest, graphs: dict[str, str]
             found.append(f"!no target for the {name} database")
             continue
         pg = Postgres(url, cfg.pg_bin)
+        pg.check_privileged()
         missing = pg.missing_roles(list(info.get("roles", [])))
         if missing:
             found.append(f"!{name} database: roles missing on the target server: "
