@@ -113,6 +113,8 @@ def restore_cmd(backup: Backup, force: Force = False, devstack: Devstack = None,
             load(backup, manifest, cfg, graphs, progress, wipe_graphs=bool(data))
     except FAILURES as exc:
         console.print(f"[red]restore failed:[/red] {exc}")
+        console.print("the target may be partly restored (each database is all or "
+                      "nothing): fix the cause, then restore again with --force")
         raise typer.Exit(EXIT_FAILED) from exc
     if cfg.redis_url:
         try:
