@@ -1,5 +1,6 @@
-"""No plaintext profile, dashboard, KV value or PIN in any column: every text, bytea and
-jsonb column of every table is scanned after known values are written."""
+"""No plaintext profile, dashboard, KV value, conversation message or PIN in any column:
+every text, bytea and jsonb column of every table is scanned after known values are
+written."""
 
 from __future__ import annotations
 
@@ -44,14 +45,15 @@ async def test_no_plaintext_in_any_column(client, alice, raw_db):
     assert (await client.post("/kv/put", headers=h, json={
         "person_id": pid, "tier": "B", "items": {f"{pid}:profile:n": f"kv-{mark}"}})
             ).json()["ok"]
-    # Sanity: the scan finds what is stored in the clear (a conversation message) ...
-    assert (await client.post(f"/conversation/{pid}/s", headers=h, json={
+    assert (await client.post(f"/conversation/{pid}/s-{mark}", headers=h, json={
         "messages": [{"content": f"conversation-{mark}"}]})).json()["ok"]
-    assert await _occurrences(raw_db, f"conversation-{mark}") == [
-        "conversation_messages.body"]
-    # ... and nothing of the profile, the dashboard, the KV value or the PIN/passcode.
+    # Sanity: the scan finds what is stored in the clear (ids: the session's) ...
+    assert sorted(await _occurrences(raw_db, f"s-{mark}")) == [
+        "conversation_messages.session_id", "conversation_sessions.session_id"]
+    # ... and nothing of the profile, the dashboard, the KV value, the PIN/passcode or
+    # the conversation message.
     for secret in (f"profile-{mark}", f"dashboard-{mark}", f"kv-{mark}", pin,
-                   f"pc-{mark}"):
+                   f"pc-{mark}", f"conversation-{mark}"):
         assert await _occurrences(raw_db, secret) == [], secret
     # The readers still see the values.
     got = (await client.get(f"/profile/{pid}", headers=h)).json()

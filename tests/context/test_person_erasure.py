@@ -143,7 +143,7 @@ async def test_erasure_removes_everything_of_the_person_only(client, make_caller
     for needle in (pid, mark):
         assert await hits(raw_db, needle) == [], needle
     for survivor in (sister, other):
-        assert await hits(raw_db, written[survivor.person_id]["mark"])  # plaintext msgs
+        assert await hits(raw_db, written[survivor.person_id]["mark"])  # session ids
         assert await hits(raw_db, survivor.person_id)
         await still_served(client, survivor, written[survivor.person_id])
     assert ok(await client.get(f"/profile/{pid}", headers=alice.headers))["profile"] is None

@@ -29,4 +29,4 @@ def build_services(settings: ContextSettings, keyring: Keyring) -> Services:
     keys = PersonKeys(keyring)
     return Services(keys=keys, profiles=ProfileService(keys, opts, PinHasher(opts)),
                     dashboards=DashboardService(keys, opts),
-                    conversations=ConversationService(opts), kv=ContextKVService(keys, opts))
+                    conversations=ConversationService(keys, opts), kv=ContextKVService(keys, opts))

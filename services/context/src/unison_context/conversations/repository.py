@@ -1,5 +1,9 @@
 """SQL for conversation_sessions and conversation_messages. Message sequence numbers come
-from the session row (`next_seq`), so concurrent appends to one session serialise on it."""
+from the session row (`next_seq`), so concurrent appends to one session serialise on it.
+
+Content is written sealed only (`sealed`, `response_sealed`, `summary_sealed`, each with
+its data key version); the plaintext columns (`body`, `response`, `summary`) are read for
+rows written before revision 0002 and cleared whenever the sealed value is written."""
 
 from __future__ import annotations
 
@@ -11,10 +15,22 @@ import asyncpg
 
 
 @dataclass(frozen=True)
+class Sealed:
+    blob: bytes
+    dek_version: int
+
+
+@dataclass(frozen=True)
 class SessionRow:
+    """As stored: `response`/`summary` are a legacy row's plaintext (None once sealed)."""
+
     session_id: str
     response: Any
     summary: str | None
+    response_sealed: bytes | None
+    response_dek_version: int | None
+    summary_sealed: bytes | None
+    summary_dek_version: int | None
     message_count: int
     created_at: datetime
     updated_at: datetime
@@ -22,12 +38,24 @@ class SessionRow:
 
 @dataclass(frozen=True)
 class MessageRow:
+    """As stored: `body` is a legacy row's plaintext (None once sealed)."""
+
     seq: int
     body: Any
+    sealed: bytes | None
+    dek_version: int | None
     created_at: datetime
 
 
-_SESSION = "session_id, response, summary, next_seq - 1, created_at, updated_at"
+@dataclass(frozen=True)
+class Appended:
+    seq: int
+    created_at: datetime
+
+
+_SESSION = ("session_id, response, summary, response_sealed, response_dek_version, "
+            "summary_sealed, summary_dek_version, next_seq - 1, created_at, updated_at")
+_MESSAGE = "seq, body, sealed, dek_version, created_at"
 _SCOPE = "tenant_id = $1 AND person_id = $2"
 
 
@@ -37,15 +65,27 @@ async def ensure_session(pg: asyncpg.Connection, tenant: str, person: str, sid: 
         "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", tenant, person, sid)
 
 
+def _parts(value: Sealed | None) -> tuple[bytes | None, int | None]:
+    return (value.blob, value.dek_version) if value is not None else (None, None)
+
+
 async def set_state(pg: asyncpg.Connection, tenant: str, person: str, sid: str,
-                    set_response: bool, response_json: str | None, set_summary: bool,
-                    summary: str | None, at: datetime | None = None) -> SessionRow | None:
+                    set_response: bool, response: Sealed | None, set_summary: bool,
+                    summary: Sealed | None, at: datetime | None = None) -> SessionRow | None:
+    """Set the sealed response and/or summary (None clears it); a field that is set
+    loses its legacy plaintext."""
     row = await pg.fetchrow(
         "UPDATE conversation_sessions SET "
-        "response = CASE WHEN $4 THEN $5::jsonb ELSE response END, "
-        "summary = CASE WHEN $6 THEN $7 ELSE summary END, updated_at = coalesce($8, now()) "
+        "response = CASE WHEN $4 THEN NULL ELSE response END, "
+        "response_sealed = CASE WHEN $4 THEN $5::bytea ELSE response_sealed END, "
+        "response_dek_version = CASE WHEN $4 THEN $6::integer ELSE response_dek_version END, "
+        "summary = CASE WHEN $7 THEN NULL ELSE summary END, "
+        "summary_sealed = CASE WHEN $7 THEN $8::bytea ELSE summary_sealed END, "
+        "summary_dek_version = CASE WHEN $7 THEN $9::integer ELSE summary_dek_version END, "
+        "updated_at = coalesce($10, now()) "
         f"WHERE {_SCOPE} AND session_id = $3 RETURNING {_SESSION}",
-        tenant, person, sid, set_response, response_json, set_summary, summary, at)
+        tenant, person, sid, set_response, *_parts(response), set_summary, *_parts(summary),
+        at)
     return SessionRow(*row.values()) if row else None
 
 
@@ -59,24 +99,26 @@ async def allocate(pg: asyncpg.Connection, tenant: str, person: str, sid: str,
     return first
 
 
-async def append(pg: asyncpg.Connection, tenant: str, person: str, sid: str, bodies: list[str],
-                 max_messages: int) -> list[MessageRow] | None:
+async def append(pg: asyncpg.Connection, tenant: str, person: str, sid: str,
+                 bodies: list[Sealed], max_messages: int) -> list[Appended] | None:
     """Create the session if needed, reserve sequence numbers on its row and insert the
-    messages: one statement, so it runs in autocommit. None when the session would hold
-    more than `max_messages` (nothing is written)."""
+    sealed messages: one statement, so it runs in autocommit. In the order given; None
+    when the session would hold more than `max_messages` (nothing is written)."""
     rows = await pg.fetch(
         "WITH s AS (INSERT INTO conversation_sessions AS cs (tenant_id, person_id, "
         "session_id, next_seq) VALUES ($1, $2, $3, 1 + $4) "
         "ON CONFLICT (tenant_id, person_id, session_id) DO UPDATE SET "
         "next_seq = cs.next_seq + $4, updated_at = now() "
         "WHERE cs.next_seq - 1 + $4 <= $6 RETURNING next_seq - $4 AS first) "
-        "INSERT INTO conversation_messages (tenant_id, person_id, session_id, seq, body) "
-        "SELECT $1, $2, $3, s.first + u.n - 1, u.b::jsonb FROM s, "
-        "unnest($5::text[]) WITH ORDINALITY AS u(b, n) RETURNING seq, body, created_at",
-        tenant, person, sid, len(bodies), bodies, max_messages)
+        "INSERT INTO conversation_messages (tenant_id, person_id, session_id, seq, sealed, "
+        "dek_version) SELECT $1, $2, $3, s.first + u.n - 1, u.b, u.d FROM s, "
+        "unnest($5::bytea[], $7::integer[]) WITH ORDINALITY AS u(b, d, n) "
+        "RETURNING seq, created_at",
+        tenant, person, sid, len(bodies), [b.blob for b in bodies], max_messages,
+        [b.dek_version for b in bodies])
     if not rows:
         return None
-    return sorted((MessageRow(*r.values()) for r in rows), key=lambda m: m.seq)
+    return sorted((Appended(*r.values()) for r in rows), key=lambda m: m.seq)
 
 
 async def clear_messages(pg: asyncpg.Connection, tenant: str, person: str, sid: str) -> None:
@@ -87,13 +129,13 @@ async def clear_messages(pg: asyncpg.Connection, tenant: str, person: str, sid: 
 
 
 async def insert_messages(pg: asyncpg.Connection, tenant: str, person: str, sid: str,
-                          first_seq: int, bodies: list[str]) -> list[MessageRow]:
+                          first_seq: int, bodies: list[Sealed]) -> None:
     seqs = list(range(first_seq, first_seq + len(bodies)))
-    rows = await pg.fetch(
-        "INSERT INTO conversation_messages (tenant_id, person_id, session_id, seq, body) "
-        "SELECT $1, $2, $3, s, b::jsonb FROM unnest($4::bigint[], $5::text[]) AS u(s, b) "
-        "RETURNING seq, body, created_at", tenant, person, sid, seqs, bodies)
-    return sorted((MessageRow(*r.values()) for r in rows), key=lambda m: m.seq)
+    await pg.execute(
+        "INSERT INTO conversation_messages (tenant_id, person_id, session_id, seq, sealed, "
+        "dek_version) SELECT $1, $2, $3, s, b, d "
+        "FROM unnest($4::bigint[], $5::bytea[], $6::integer[]) AS u(s, b, d)",
+        tenant, person, sid, seqs, [b.blob for b in bodies], [b.dek_version for b in bodies])
 
 
 async def get_session(pg: asyncpg.Connection, tenant: str, person: str,
@@ -121,7 +163,7 @@ async def list_messages(pg: asyncpg.Connection, tenant: str, person: str, sid: s
     else:
         sql = ("AND ($4::bigint IS NULL OR seq > $4) ORDER BY seq")
     rows = await pg.fetch(
-        "SELECT seq, body, created_at FROM conversation_messages "
+        f"SELECT {_MESSAGE} FROM conversation_messages "
         f"WHERE {_SCOPE} AND session_id = $3 {sql} LIMIT $5",
         tenant, person, sid, cursor, limit)
     return [MessageRow(*r.values()) for r in rows]
@@ -138,3 +180,4 @@ async def delete_all(pg: asyncpg.Connection, tenant: str, person: str) -> int:
     status: str = await pg.execute(f"DELETE FROM conversation_sessions WHERE {_SCOPE}",
                                    tenant, person)
     return int(status.split()[-1])
+

@@ -18,7 +18,6 @@ import asyncpg
 from unison_shared.auth import RequestContext
 from unison_shared.database import Database
 
-from ..conversations import repository as conversations
 from ..keys import repository as keys_repository
 from ..wiring import Services
 from . import eviction, repository
@@ -113,10 +112,11 @@ class PersonDataService:
 
     async def _conversations(self, pg: asyncpg.Connection,
                              ctx: RequestContext) -> AsyncIterator[bytes]:
+        """Opened (sealed content decrypted, legacy plaintext rows as they are)."""
+        svc = self.services.conversations
         after: tuple[datetime, str] | None = None
         while True:
-            sessions = await conversations.list_sessions(pg, ctx.tenant_id, ctx.person_id,
-                                                         after, PAGE)
+            sessions = await svc.session_page(pg, ctx, after, PAGE)
             for s in sessions:
                 yield _line("conversation_sessions", {
                     "session_id": s.session_id, "response": s.response,
@@ -124,8 +124,7 @@ class PersonDataService:
                     "created_at": s.created_at, "updated_at": s.updated_at})
                 seq: int | None = None
                 while True:
-                    rows = await conversations.list_messages(
-                        pg, ctx.tenant_id, ctx.person_id, s.session_id, seq, False, PAGE)
+                    rows = await svc.message_page(pg, ctx, s.session_id, seq, False, PAGE)
                     for m in rows:
                         yield _line("conversation_messages", {
                             "session_id": s.session_id, "seq": m.seq, "body": m.body,
