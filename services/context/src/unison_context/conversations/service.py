@@ -61,12 +61,15 @@ class ConversationService:
         return [jsonutil.encode_jsonb(v, f"{field}[{i}]", self.max_bytes)
                 for i, v in enumerate(values)]
 
-    async def _seal_state(self, pg: asyncpg.Connection, ctx: RequestContext, sid: str,
-                          response: Any, summary: str | None
-                          ) -> tuple[Sealed | None, Sealed | None]:
-        """The response (checked as JSON) and the summary sealed; None stays None."""
-        text = (None if response is None
+    def _encode_response(self, response: Any) -> str | None:
+        return (None if response is None
                 else jsonutil.encode_jsonb(response, "response", self.max_bytes))
+
+    async def _seal_state(self, pg: asyncpg.Connection, ctx: RequestContext, sid: str,
+                          text: str | None, summary: str | None
+                          ) -> tuple[Sealed | None, Sealed | None]:
+        """The response (JSON text, already checked) and the summary sealed; None stays
+        None."""
         sealer, tenant, person = self.sealer, ctx.tenant_id, ctx.person_id
         if text is not None or summary is not None:
             await sealer.ready(pg, tenant, person)
@@ -97,9 +100,13 @@ class ConversationService:
         if len(messages) > self.max_messages:
             raise ValidationFailed(f"messages: a session keeps at most {self.max_messages}",
                                    field="messages")
+        # Every value is checked before anything is sealed (a person's first seal may
+        # create their key in this transaction).
+        texts = self._encode_all(messages, "messages")
+        response_text = self._encode_response(response)
         bodies = await self.sealer.seal_json(pg, ctx.tenant_id, ctx.person_id, MESSAGE, sid,
-                                             self._encode_all(messages, "messages"))
-        sealed_response, sealed_summary = await self._seal_state(pg, ctx, sid, response,
+                                             texts)
+        sealed_response, sealed_summary = await self._seal_state(pg, ctx, sid, response_text,
                                                                  summary)
         await repository.ensure_session(pg, ctx.tenant_id, ctx.person_id, sid)
         await repository.clear_messages(pg, ctx.tenant_id, ctx.person_id, sid)
@@ -114,8 +121,8 @@ class ConversationService:
     async def set_state(self, pg: asyncpg.Connection, ctx: RequestContext, sid: str,
                         fields: dict[str, Any]) -> Session:
         """Inside a transaction (the request's)."""
-        response, summary = await self._seal_state(pg, ctx, sid, fields.get("response"),
-                                                   fields.get("summary"))
+        response, summary = await self._seal_state(
+            pg, ctx, sid, self._encode_response(fields.get("response")), fields.get("summary"))
         await repository.ensure_session(pg, ctx.tenant_id, ctx.person_id, sid)
         row = await repository.set_state(pg, ctx.tenant_id, ctx.person_id, sid,
                                          "response" in fields, response,
