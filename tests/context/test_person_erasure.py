@@ -268,6 +268,9 @@ async def test_erasure_evicts_the_persons_keys_on_every_replica(client, context_
         # Listening (it drops every cached key when it starts to).
         await asyncio.wait_for(replica.state.key_eviction.connected.wait(), 10)
         ok(await other.put(f"/v1/profiles/{pid}", headers=h, json={"n": 1}), 201)
+        # A key is cached once seen committed (the write created it in its own
+        # transaction): the read caches it.
+        ok(await other.get(f"/v1/profiles/{pid}", headers=h))
         keys = replica.state.services.keys
         assert keys.holds(tenant, pid)
         ok(await client.post(f"/v1/admin/persons/{pid}/erasure",

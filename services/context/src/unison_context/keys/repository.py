@@ -16,9 +16,18 @@ class WrappedKey:
     version: int
     kek_version: str
     wrapped_key: bytes
+    # Written by the reading transaction itself, so not yet committed: it may still roll
+    # back, and a process must not remember a key that might never exist.
+    uncommitted: bool = False
 
 
 _COLUMNS = "tenant_id, person_id, version, kek_version, wrapped_key"
+# Whether the row may have been written by the reader's own transaction (or one of its
+# savepoints, whose ids come after it): its 32-bit xmin at or after the current
+# transaction's id, which is NULL when this transaction has written nothing. A row
+# another transaction committed meanwhile can match too; it is then merely not cached.
+_UNCOMMITTED = ("coalesce(xmin::text::bigint >= "
+                "pg_current_xact_id_if_assigned()::text::bigint % 4294967296, false)")
 
 
 def _key(row: asyncpg.Record | None) -> WrappedKey | None:
@@ -27,14 +36,16 @@ def _key(row: asyncpg.Record | None) -> WrappedKey | None:
 
 async def latest(pg: asyncpg.Connection, tenant_id: str, person_id: str) -> WrappedKey | None:
     return _key(await pg.fetchrow(
-        f"SELECT {_COLUMNS} FROM person_data_keys WHERE tenant_id = $1 AND person_id = $2 "
+        f"SELECT {_COLUMNS}, {_UNCOMMITTED} FROM person_data_keys "
+        "WHERE tenant_id = $1 AND person_id = $2 "
         "ORDER BY version DESC LIMIT 1", tenant_id, person_id))
 
 
 async def get(pg: asyncpg.Connection, tenant_id: str, person_id: str,
               version: int) -> WrappedKey | None:
     return _key(await pg.fetchrow(
-        f"SELECT {_COLUMNS} FROM person_data_keys WHERE tenant_id = $1 AND person_id = $2 "
+        f"SELECT {_COLUMNS}, {_UNCOMMITTED} FROM person_data_keys "
+        "WHERE tenant_id = $1 AND person_id = $2 "
         "AND version = $3", tenant_id, person_id, version))
 
 

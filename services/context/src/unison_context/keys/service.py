@@ -43,6 +43,12 @@ class PersonKeys:
 
     def _remember(self, wrapped: WrappedKey) -> bytes:
         ident = (wrapped.tenant_id, wrapped.person_id, wrapped.version)
+        if wrapped.uncommitted:
+            # Created in the caller's transaction, which may yet roll back: a cached key
+            # would outlive it and seal later records under a key that was never stored.
+            self._cache.pop(ident, None)
+            return self.keyring.unwrap(wrapped.kek_version, wrapped.wrapped_key,
+                                       key_aad(*ident))
         key = self._cache.get(ident)
         if key is None:
             key = self.keyring.unwrap(wrapped.kek_version, wrapped.wrapped_key,
@@ -62,11 +68,11 @@ class PersonKeys:
             if cached is not None:
                 return known, cached
         wrapped = await repository.latest(pg, tenant_id, person_id)
-        if wrapped is not None:
+        if wrapped is not None and not wrapped.uncommitted:
             if len(self._latest) >= CACHE_MAX:
                 self._latest.pop(next(iter(self._latest)))
             self._latest[(tenant_id, person_id)] = wrapped.version
-        else:
+        elif wrapped is None:
             kek_version, blob = self.keyring.wrap(new_data_key(),
                                                   key_aad(tenant_id, person_id, 1))
             await repository.insert_if_absent(
