@@ -229,11 +229,28 @@ def populate(plat: Platform, http: httpx.Client) -> Population:
 
 
 @dataclass
+class Snapshot:
+    """The source as the backup took it (read just before): what the target must be."""
+    rows: dict[str, dict[str, list[str]]]
+    objects: dict[str, str]
+    graph: dict[str, dict[str, list[str]]]
+    security: dict[str, str]
+
+    @classmethod
+    def of(cls, plat: Platform) -> Snapshot:
+        databases = ("storage", "context")
+        return cls({db: table_rows(plat, db) for db in databases},
+                   object_digests(plat.state_dir / "objects"), graph_content(plat),
+                   {db: security(plat, db) for db in databases})
+
+
+@dataclass
 class RoundTrip:
     source: Platform
     target: Platform
     backup: Path
     population: Population
+    taken: Snapshot
     backup_seconds: float
     restore_seconds: float
     restore_output: str
@@ -253,6 +270,7 @@ def round_trip(platform: Platform, http: httpx.Client,
     population = populate(platform, http)
     root = tmp_path_factory.mktemp("backup")
     out = root / "backup"
+    taken = Snapshot.of(platform)
     started = time.monotonic()
     made = admin("backup", "--out", out, env=admin_env(platform))
     backup_seconds = time.monotonic() - started
@@ -266,7 +284,7 @@ def round_trip(platform: Platform, http: httpx.Client,
         restored = admin("restore", out, "--devstack", target_state, env=target.env)
         restore_seconds = time.monotonic() - started
         assert restored.returncode == 0, restored.stderr[-3000:]
-        yield RoundTrip(platform, target, out, population, backup_seconds,
+        yield RoundTrip(platform, target, out, population, taken, backup_seconds,
                         restore_seconds, restored.stdout + restored.stderr)
 
 
@@ -299,7 +317,7 @@ def test_manifest_names_every_file_and_the_schema_versions(round_trip: RoundTrip
         assert manifest["graph"][db]["migrations"] == {db: [f.name.split(".")[0]
                                                             for f in files]}
         assert manifest["graph"][db]["nodes"] > len(files)
-    source_objects = object_digests(rt.source.state_dir / "objects")
+    source_objects = rt.taken.objects
     assert manifest["objects"]["count"] == len(source_objects)
     assert {f"objects/{k}": v for k, v in source_objects.items()} == \
         {k: a["sha256"] for k, a in listed.items() if k.startswith("objects/")}
@@ -308,18 +326,18 @@ def test_manifest_names_every_file_and_the_schema_versions(round_trip: RoundTrip
 
 @pytest.mark.parametrize("database", ["storage", "context"])
 def test_every_row_grant_and_policy_is_restored(round_trip: RoundTrip, database: str):
-    source = table_rows(round_trip.source, database)
+    source = round_trip.taken.rows[database]
     restored = table_rows(round_trip.target, database)
     assert list(restored) == list(source)
     for table in source:
         assert restored[table] == source[table], table
     populated = [t for t, rows in source.items() if rows and "alembic" not in t]
     assert len(populated) >= (12 if database == "storage" else 3), populated
-    assert security(round_trip.target, database) == security(round_trip.source, database)
+    assert security(round_trip.target, database) == round_trip.taken.security[database]
 
 
 def test_every_object_is_restored(round_trip: RoundTrip):
-    source = object_digests(round_trip.source.state_dir / "objects")
+    source = round_trip.taken.objects
     restored = object_digests(round_trip.target.state_dir / "objects")
     assert restored == source
     assert round_trip.population.big_sha256 in restored.values()
@@ -333,7 +351,7 @@ def test_every_object_is_restored(round_trip: RoundTrip):
 
 
 def test_every_graph_node_and_edge_is_restored(round_trip: RoundTrip):
-    source = graph_content(round_trip.source)
+    source = round_trip.taken.graph
     restored = graph_content(round_trip.target)
     assert restored == source
     for database in GRAPH_DATABASES:
@@ -456,7 +474,7 @@ def test_forced_restore_replaces_what_the_target_holds(round_trip: RoundTrip,
                   json={"value": {"late": True}}), 201)
     good(http.post(f"{rt.target.context_graph}/context/update", headers=person,
                    json={"user_id": "backup-late", "dimensions": []}))
-    assert table_rows(rt.target, "storage") != table_rows(rt.source, "storage")
+    assert table_rows(rt.target, "storage") != rt.taken.rows["storage"]
     cache = redis.Redis.from_url(rt.target.redis_url)
     try:
         assert list(cache.scan_iter(match="graph:hot:*"))  # the write bumped a generation
@@ -469,8 +487,8 @@ def test_forced_restore_replaces_what_the_target_holds(round_trip: RoundTrip,
     purged = next(line for line in forced.stdout.splitlines() if "caches purged" in line)
     assert int(purged.split(":")[1].split()[0]) >= 1
     for database in ("storage", "context"):
-        assert table_rows(rt.target, database) == table_rows(rt.source, database)
-    assert graph_content(rt.target) == graph_content(rt.source)
+        assert table_rows(rt.target, database) == rt.taken.rows[database]
+    assert graph_content(rt.target) == rt.taken.graph
 
 
 def test_report_timings(round_trip: RoundTrip):
