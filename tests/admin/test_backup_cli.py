@@ -14,7 +14,7 @@ from unison_admin.cli import app
 from unison_admin.graph_export import GraphExportError
 from unison_admin.manifest import Manifest
 from unison_admin.restore import graph_targets
-from unison_admin.targets import GraphConfig, PlatformConfig, build_config
+from unison_admin.targets import build_config
 
 runner = CliRunner()
 NO_ENV = {"UNISON_ADMIN_STORAGE_DATABASE_URL": "", "UNISON_ADMIN_CONTEXT_DATABASE_URL": ""}
@@ -111,16 +111,24 @@ def test_devstack_derives_every_connection(tmp_path: Path, monkeypatch: pytest.M
     assert cfg.objects.s3_access_key_id and cfg.objects.s3_secret_access_key
 
 
-@pytest.mark.parametrize(("backup", "target", "expected"), [
-    (["context", "intent"], ("context", "intent"), {"context": "context", "intent": "intent"}),
-    (["neo4j"], ("graph",), {"neo4j": "graph"}),
-    (["context", "intent"], ("neo4j",), None),
-    (["context"], ("a", "b"), None),
+@pytest.mark.parametrize(("backup", "option", "expected"), [
+    (["context", "intent"], "context,intent", {"context": "context", "intent": "intent"}),
+    (["neo4j"], "graph", {"neo4j": "graph"}),
+    (["context", "intent"], "neo4j", None),
+    (["context"], "a,b", None),
+    (["context", "intent"], "context=c2,intent=i2", {"context": "c2", "intent": "i2"}),
+    (["context", "intent"], "context=c2,intent", {"context": "c2", "intent": "intent"}),
+    (["context", "intent"], "context=one,intent=one", None),
 ])
-def test_graph_databases_map_by_name_or_one_to_one(backup: list[str], target: tuple[str, ...],
-                                                   expected: dict[str, str] | None):
+def test_graph_databases_map_by_rename_name_or_one_to_one(
+        backup: list[str], option: str, expected: dict[str, str] | None, tmp_path: Path):
     manifest = Manifest(graph={name: {"nodes": 0, "relationships": 0} for name in backup})
-    cfg = PlatformConfig(graph=GraphConfig(databases=target))
+    none: dict[str, Any] = dict.fromkeys(
+        ("object_backend", "s3_endpoint", "s3_bucket", "s3_region", "s3_key", "s3_secret",
+         "graph_uri", "graph_user", "graph_password", "pg_bin"))
+    cfg = build_config(devstack=None, storage_db="postgresql://a/s",
+                       context_db="postgresql://a/c", object_root=tmp_path,
+                       graph_databases=option, **none)
     if expected is None:
         with pytest.raises(GraphExportError, match="do not match the target's"):
             graph_targets(manifest, cfg)

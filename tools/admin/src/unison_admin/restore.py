@@ -138,17 +138,22 @@ def verify(root: Path, manifest: Manifest, progress: Progress) -> list[str]:
 
 
 def graph_targets(manifest: Manifest, cfg: PlatformConfig) -> dict[str, str]:
-    """Backup graph database -> target database: the same names, or one database to
-    one of another name (e.g. into Neo4j's `neo4j`). Two into one is refused: both
-    graphs hold the household's Person nodes, and the key (tenant, id) is unique."""
+    """Backup graph database -> target database: as renamed (`--graph-databases a=b`),
+    else the same names, or one database to one of another name (e.g. into Neo4j's
+    `neo4j`). Two into one is refused: both graphs hold the household's Person nodes,
+    and the key (tenant, id) is unique."""
     names = list(manifest.graph)
-    if all(name in cfg.graph.databases for name in names):
-        return {name: name for name in names}
+    renames = cfg.graph.renames
+    if all(name in renames or name in cfg.graph.databases for name in names):
+        mapping = {name: renames.get(name, name) for name in names}
+        if len(set(mapping.values())) == len(mapping):
+            return mapping
     if len(names) == 1 and len(cfg.graph.databases) == 1:
         return {names[0]: cfg.graph.databases[0]}
     raise graph_export.GraphExportError(
         f"the backup's graph databases ({', '.join(names)}) do not match the target's "
-        f"({', '.join(cfg.graph.databases)}): give --graph-databases with the same names")
+        f"({', '.join(cfg.graph.databases)}): give --graph-databases with the same names "
+        "or BACKUP_NAME=TARGET_NAME pairs")
 
 
 def check_target(cfg: PlatformConfig, manifest: Manifest, graphs: dict[str, str]) -> list[str]:

@@ -45,6 +45,8 @@ class GraphConfig:
     password: str = ""
     # One per graph service; on Neo4j Community both services share one database.
     databases: tuple[str, ...] = ("neo4j",)
+    # Restore only: a backup's database -> the target's (`--graph-databases a=b`).
+    renames: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,8 @@ GraphPassword = Annotated[str | None, typer.Option(envvar="UNISON_GRAPH_PASSWORD
 GraphDatabases = Annotated[str | None, typer.Option(
     envvar="UNISON_ADMIN_GRAPH_DATABASES",
     help="comma-separated graph databases (context-graph's and intent-graph's); "
-         "one name when both services share one database")]
+         "one name when both services share one database; restore also takes "
+         "BACKUP_NAME=TARGET_NAME")]
 RedisUrl = Annotated[str | None, typer.Option(
     envvar="UNISON_ADMIN_REDIS_URL",
     help="the graph services' Redis: their caches are purged after a restore")]
@@ -135,11 +138,15 @@ def build_config(*, devstack: Path | None, storage_db: str | None, context_db: s
         s3_region=s3_region or o.s3_region, s3_access_key_id=s3_key or o.s3_access_key_id,
         s3_secret_access_key=s3_secret or o.s3_secret_access_key)
     g = base.graph
-    names = tuple(dict.fromkeys(n.strip() for n in graph_databases.split(",") if n.strip())) \
-        if graph_databases else g.databases
+    names, renames = g.databases, {}
+    if graph_databases:
+        items = [n.strip() for n in graph_databases.split(",") if n.strip()]
+        renames = {src.strip(): dst.strip() for src, _, dst in
+                   (item.partition("=") for item in items if "=" in item)}
+        names = tuple(dict.fromkeys(item.partition("=")[2].strip() or item for item in items))
     graph = GraphConfig(uri=graph_uri or g.uri, user=graph_user or g.user,
                         password=graph_password if graph_password is not None else g.password,
-                        databases=names)
+                        databases=names, renames=renames)
     databases = {"storage": storage_db or base.databases.get("storage"),
                  "context": context_db or base.databases.get("context")}
     missing = [name for name, url in databases.items() if not url]
