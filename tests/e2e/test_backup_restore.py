@@ -291,9 +291,16 @@ def round_trip(platform: Platform, http: httpx.Client,
 def test_manifest_names_every_file_and_the_schema_versions(round_trip: RoundTrip):
     rt = round_trip
     manifest = json.loads((rt.backup / "manifest.json").read_text())
-    assert manifest["format"] == "unison-backup" and manifest["format_version"] == 1
+    assert manifest["format"] == "unison-backup" and manifest["format_version"] == 2
     assert manifest["order"] == [*(f"graph:{db}" for db in GRAPH_DATABASES),
-                                 "postgres:storage", "postgres:context", "objects"]
+                                 "postgres:storage", "keys:storage", "postgres:context",
+                                 "keys:context", "objects"]
+    # The person data keys are in files of their own (not in the dumps), every row:
+    # the restored tables hold them all again (test_every_row_grant_and_policy_...).
+    for db in ("storage", "context"):
+        keys = manifest["person_keys"]["databases"][db]
+        assert keys["file"] == f"keys/{db}.person_data_keys.jsonl"
+        assert keys["rows"] == len(rt.taken.rows[db]["public.person_data_keys"]) >= 1
     listed = {a["path"]: a for a in manifest["artifacts"]}
     on_disk = {p.relative_to(rt.backup).as_posix() for p in rt.backup.rglob("*")
                if p.is_file() and p.name != "manifest.json"}

@@ -4,7 +4,12 @@ Taken in this order, each part consistent in itself (docs/backup.md, Consistency
 1. the graphs (JSON lines per database): the services write content to storage before
    they write its id to the graph, so every storage id in the export was written before
    the database dumps start;
-2. the storage database, then the context database (pg_dump: one snapshot each);
+2. the storage database, then the context database (pg_dump: one snapshot each),
+   without the rows of `person_data_keys`: those are read just after each dump into
+   `keys/<db>.person_data_keys.jsonl`, so that `shred-backup` can remove an erased
+   person's keys from the backup without touching the dumps (shred.py). Read after the
+   dump, the file holds every key a row of the dump was sealed under (a key is stored
+   before, or with, the first record it seals) unless the person was erased meanwhile;
 3. the object payloads, copied after the storage dump: the service stores a payload
    before the row that names it, so every row in the dump finds its payload; payloads
    written later are extra files (reconcile removes orphans), never missing ones;
@@ -22,10 +27,10 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from . import graph_export, object_store
+from . import graph_export, object_store, shred
 from .manifest import Manifest, now_iso, sha256_file
 from .object_store import open_store
-from .pg import PgError, Postgres
+from .pg import PERSON_KEYS_TABLE, PgError, Postgres
 from .progress import bar, console, stepper
 from .targets import (
     ContextDb,
@@ -118,11 +123,26 @@ def _databases(cfg: PlatformConfig, out: Path, manifest: Manifest, progress: Pro
                 "server_version": pg.server_version(),
                 "alembic": pg.alembic_revisions(), "roles": pg.roles(),
                 "keys": pg.key_references()}
-        pg.dump(path)
+        pg.dump(path, without_data_of=[PERSON_KEYS_TABLE])
         manifest.postgres[name] = info
         manifest.add(out, path)
         manifest.order.append(f"postgres:{name}")
+        _person_keys(pg, name, out, manifest)
         advance(1)
+
+
+def _person_keys(pg: Postgres, name: str, out: Path, manifest: Manifest) -> None:
+    """The rows the dump left out, in a file of their own (none if there is no table)."""
+    columns = pg.columns(PERSON_KEYS_TABLE)
+    if not columns:
+        return
+    rel = shred.key_file(name)
+    rows = shred.write_rows(out / rel, pg.read_rows(PERSON_KEYS_TABLE, columns))
+    manifest.person_keys.setdefault("databases", {})[name] = {
+        "file": rel, "table": PERSON_KEYS_TABLE, "rows": rows,
+        "columns": [list(c) for c in columns]}
+    manifest.add(out, out / rel)
+    manifest.order.append(f"keys:{name}")
 
 
 def _objects(cfg: PlatformConfig, out: Path, manifest: Manifest, progress: Progress) -> None:
@@ -154,7 +174,9 @@ def _summary(manifest: Manifest, out: Path, seconds: float) -> None:
     table.add_column("contents")
     for name, info in manifest.postgres.items():
         revisions = ", ".join(f"{t}={'/'.join(v)}" for t, v in info["alembic"].items())
-        table.add_row(f"postgres {name}", revisions or "not migrated")
+        keys = manifest.person_keys.get("databases", {}).get(name)
+        held = f"; {keys['rows']} person data key(s) in {keys['file']}" if keys else ""
+        table.add_row(f"postgres {name}", (revisions or "not migrated") + held)
     for name, info in manifest.graph.items():
         skipped = f" ({info['skipped']} to nodes made meanwhile left out)" \
             if info.get("skipped") else ""

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import typer
 
-from . import backup, persons, restore
+from . import backup, persons, restore, shred
 
 app = typer.Typer(help="Operator commands of the Unison platform", no_args_is_help=True)
 persons.register(app)
 app.command("backup")(backup.backup_cmd)
 app.command("restore")(restore.restore_cmd)
+app.command("shred-backup")(shred.shred_backup_cmd)
 
 
 @app.callback()

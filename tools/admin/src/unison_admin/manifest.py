@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 FORMAT = "unison-backup"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Version 1 kept the person data keys inside the dumps (nothing to shred); still read.
+READABLE_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
 CHUNK = 1024 * 1024
 
@@ -58,6 +60,13 @@ class Manifest:
     objects: dict[str, Any] = field(default_factory=dict)
     artifacts: dict[str, Artifact] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    # The person data keys, out of the dumps: {"separate": true, "table": ...,
+    # "databases": {db: {"file", "columns", "rows"}}} (version 1: {"separate": false}).
+    person_keys: dict[str, Any] = field(default_factory=lambda: {"separate": True,
+                                                                 "databases": {}})
+    # Persons whose keys were removed (`shred-backup`): [{"tenant_id", "person_id",
+    # "at", "keys_removed": {db: n}}].
+    shredded: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, root: Path, path: Path, sha256: str | None = None) -> Artifact:
         """Record a file of the backup (its digest computed unless given)."""
@@ -70,13 +79,16 @@ class Manifest:
         return {"format": FORMAT, "format_version": self.format_version,
                 "created_at": self.created_at, "finished_at": self.finished_at,
                 "order": self.order, "postgres": self.postgres, "graph": self.graph,
-                "objects": self.objects,
+                "objects": self.objects, "person_keys": self.person_keys,
+                "shredded": self.shredded,
                 "artifacts": [a.to_json() for a in sorted(self.artifacts.values(),
                                                           key=lambda a: a.path)]}
 
-    def write(self, root: Path) -> Path:
-        """Atomically, as the backup's last file."""
-        self.finished_at = now_iso()
+    def write(self, root: Path, *, finish: bool = True) -> Path:
+        """Atomically, as the backup's last file (`finish=False`: rewritten later,
+        keeping `finished_at`)."""
+        if finish:
+            self.finished_at = now_iso()
         final = root / MANIFEST
         tmp = root / f".{MANIFEST}.tmp"
         with tmp.open("w") as fh:
@@ -99,16 +111,20 @@ class Manifest:
             raise ManifestError(f"{path} is not valid JSON: {exc}") from exc
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ManifestError(f"{path} is not a {FORMAT} manifest")
-        if data.get("format_version") != FORMAT_VERSION:
-            raise ManifestError(f"{path}: format version {data.get('format_version')!r}, "
-                                f"this tool reads {FORMAT_VERSION}")
+        version = data.get("format_version")
+        if version not in READABLE_VERSIONS:
+            raise ManifestError(f"{path}: format version {version!r}, this tool reads "
+                                f"{', '.join(map(str, READABLE_VERSIONS))}")
         try:
             artifacts = {a["path"]: Artifact(str(a["path"]), int(a["size"]), str(a["sha256"]))
                          for a in data["artifacts"]}
             return cls(created_at=data["created_at"], finished_at=data.get("finished_at"),
                        order=list(data["order"]), postgres=dict(data["postgres"]),
                        graph=dict(data["graph"]), objects=dict(data["objects"]),
-                       artifacts=artifacts)
+                       artifacts=artifacts, format_version=int(version),
+                       person_keys=dict(data["person_keys"]) if version >= 2
+                       else {"separate": False},
+                       shredded=list(data["shredded"]) if version >= 2 else [])
         except (KeyError, TypeError, ValueError) as exc:
             raise ManifestError(f"{path} misses or mangles a field: {exc}") from exc
 

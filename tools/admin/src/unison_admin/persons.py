@@ -14,8 +14,9 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
-from . import receipts
+from . import receipts, shred
 from .export_archive import write_archive
+from .manifest import ManifestError
 from .platform import (
     SERVICES,
     ContextGraphUrl,
@@ -144,10 +145,19 @@ def register(app: typer.Typer) -> None:
         signing_key: Annotated[Path | None, typer.Option(
             help=f"the platform's Ed25519 PEM key (else ${receipts.SIGNING_KEY_ENV})",
             show_default=False)] = None,
+        backups: Annotated[list[Path] | None, typer.Option(
+            "--backups", help="a backup directory to shred the person's keys from after "
+                              "the erasure (repeatable)", show_default=False)] = None,
     ) -> None:
         """Remove everything held about a person in every store, destroy their data keys,
         and write a receipt signed with the platform key."""
         key = receipts.load_signing_key(signing_key)  # fail before erasing anything
+        for backup in backups or []:
+            try:
+                shred.check_shreddable(backup)
+            except (shred.ShredError, ManifestError) as exc:
+                console.print(f"[red]refused (nothing erased):[/red] {exc}")
+                raise typer.Exit(1) from exc
         platform = resolve(storage_url, context_url, context_graph_url, intent_graph_url,
                            token, hs256_secret_file, household)
         try:
@@ -158,10 +168,19 @@ def register(app: typer.Typer) -> None:
             console.print(f"[red]erasure stopped at {exc}[/red]; the stores before it are "
                           "erased; run the command again to finish")
             raise typer.Exit(1) from exc
+        if backups:
+            body["backups"] = shred.shred_many(backups, household, person_id)
         signed = receipts.sign(body, key)
         receipt.write_text(json.dumps(signed, indent=2, sort_keys=True) + "\n")
         _print_receipt(body)
         typer.echo(f"signed receipt: {receipt} (key {signed['signature']['key_id']})")
+        failed = [b for b in body.get("backups", []) if "error" in b]
+        for done in body.get("backups", []):
+            typer.echo(f"backup {done['backup']}: " + (
+                f"[not shredded] {done['error']}" if "error" in done else
+                f"key rows removed {done['keys_removed']}"))
+        if failed:
+            raise typer.Exit(1)
 
     @app.command("new-signing-key")
     def new_signing_key(

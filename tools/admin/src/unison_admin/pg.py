@@ -15,13 +15,19 @@ migrations created; `--single-transaction` makes each database all or nothing.
 
 from __future__ import annotations
 
+import base64
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 ALEMBIC_PREFIX = "alembic_version"
+# Kept out of the dumps' data and in files of their own (docs/backup.md, Person keys).
+PERSON_KEYS_TABLE = "public.person_data_keys"
 
 
 class PgError(RuntimeError):
@@ -63,10 +69,11 @@ class Postgres:
         self.url = url.replace("postgresql+asyncpg://", "postgresql://")
         self.pg_bin = pg_bin
 
-    def _run(self, program: str, *args: str) -> str:
+    def _run(self, program: str, *args: str, stdin: str | None = None) -> str:
         cmd = [find_binary(program, self.pg_bin), *args]
         proc = subprocess.run(cmd, capture_output=True, text=True,  # noqa: S603 - our binaries
-                              env={**os.environ, "PGCONNECT_TIMEOUT": "10"}, check=False)
+                              env={**os.environ, "PGCONNECT_TIMEOUT": "10"}, check=False,
+                              input=stdin)
         if proc.returncode != 0:
             raise PgError(f"{program} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
         return proc.stdout
@@ -151,10 +158,48 @@ class Postgres:
         have = {r[0] for r in self.query("SELECT rolname FROM pg_roles")}
         return [r for r in wanted if r not in have]
 
-    def dump(self, out: Path) -> None:
-        """The whole database, custom format (compressed, one consistent snapshot)."""
-        self._run("pg_dump", "--format=custom", "--no-password", f"--file={out}",
-                  f"--dbname={self.url}")
+    def dump(self, out: Path, without_data_of: Iterable[str] = ()) -> None:
+        """The whole database, custom format (compressed, one consistent snapshot);
+        the tables `without_data_of` keep their definition, grants and policies."""
+        excluded = [f"--exclude-table-data={table}" for table in without_data_of]
+        self._run("pg_dump", "--format=custom", "--no-password", *excluded,
+                  f"--file={out}", f"--dbname={self.url}")
+
+    def columns(self, table: str) -> list[tuple[str, str]]:
+        """[(column, data type)] of `schema.table` in order; empty when it does not
+        exist."""
+        schema, name = table.split(".")  # a constant of this module, never input
+        rows = self.query(
+            "SELECT column_name, data_type FROM information_schema.columns "  # noqa: S608
+            f"WHERE table_schema = {_literal(schema)} AND table_name = {_literal(name)} "
+            "ORDER BY ordinal_position")
+        return [(r[0], r[1]) for r in rows]
+
+    def read_rows(self, table: str, columns: list[tuple[str, str]]) -> Iterator[dict[str, Any]]:
+        """Every row of `table` (constant), as JSON objects: bytea as base64."""
+        fields = ", ".join(
+            f"{_literal(col)}, "
+            + (f"translate(encode({_ident(col)}, 'base64'), E'\\n', '')"
+               if kind == "bytea" else _ident(col))
+            for col, kind in columns)
+        sql = (f"SELECT jsonb_build_object({fields})::text FROM {table} "  # noqa: S608
+               f"ORDER BY {', '.join(_ident(c) for c, _ in columns)}")
+        for row in self.query(sql):
+            yield json.loads(row[0])
+
+    def load_rows(self, table: str, columns: list[tuple[str, str]],
+                  rows: Iterable[dict[str, Any]]) -> int:
+        """COPY the rows into `table` (constant) in one transaction; their count."""
+        lines = [",".join(_csv_field(row.get(col), kind) for col, kind in columns)
+                 for row in rows]
+        if not lines:
+            return 0
+        names = ", ".join(_ident(col) for col, _ in columns)
+        self._run("psql", "--no-psqlrc", "-X", "-v", "ON_ERROR_STOP=1",
+                  "--single-transaction", "-d", self.url, "-c",
+                  f"COPY {table} ({names}) FROM STDIN WITH (FORMAT csv)",
+                  stdin="\n".join(lines) + "\n")
+        return len(lines)
 
     def restore(self, dump: Path) -> None:
         self._run("pg_restore", "--no-password", "--clean", "--if-exists",
@@ -164,3 +209,26 @@ class Postgres:
     def list_dump(self, dump: Path) -> str:
         """pg_restore's table of contents (a check that the file is a readable dump)."""
         return self._run("pg_restore", "--list", str(dump))
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _csv_field(value: Any, kind: str) -> str:
+    """One CSV field of COPY: NULL unquoted and empty, everything else quoted."""
+    if value is None:
+        return ""
+    if kind == "bytea":
+        text = "\\x" + base64.b64decode(value, validate=True).hex()
+    elif isinstance(value, (dict, list)):
+        text = json.dumps(value)
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    else:
+        text = str(value)
+    return '"' + text.replace('"', '""') + '"'

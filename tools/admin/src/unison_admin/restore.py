@@ -10,6 +10,11 @@
    payloads the backup does not hold are left for reconcile).
 3. Loaded in the reverse order of the references: payloads, then the databases whose
    rows name them (storage, context), then the graphs whose nodes name storage records.
+   Each database's person data keys (kept out of its dump, shred.py) are loaded right
+   after its dump, by COPY in one transaction, and counted against the manifest.
+4. Persons shredded from the backup (`shred-backup`) are listed at the end: their
+   encrypted records stay unreadable, but their plaintext records are back, so the
+   operator re-applies their erasures (`erase-person`) on the restored platform.
 """
 
 from __future__ import annotations
@@ -23,10 +28,10 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from . import caches, graph_export, object_store
+from . import caches, graph_export, object_store, shred
 from .manifest import Manifest, ManifestError, verify_file
 from .object_store import open_store
-from .pg import PgError, Postgres
+from .pg import PERSON_KEYS_TABLE, PgError, Postgres
 from .progress import bar, console, stepper
 from .targets import (
     ContextDb,
@@ -52,7 +57,8 @@ from .targets import (
 Backup = Annotated[Path, typer.Argument(help="the backup directory (`unison-admin backup --out`)")]
 Force = Annotated[bool, typer.Option(
     "--force", help="restore over a platform that holds data (it is replaced)")]
-FAILURES: tuple[type[Exception], ...] = (PgError, *graph_export.ERRORS, *object_store.ERRORS)
+FAILURES: tuple[type[Exception], ...] = (PgError, shred.ShredError, *graph_export.ERRORS,
+                                         *object_store.ERRORS)
 EXIT_CORRUPT, EXIT_NOT_EMPTY, EXIT_FAILED = 3, 4, 1
 
 
@@ -206,7 +212,9 @@ def load(root: Path, manifest: Manifest, cfg: PlatformConfig, graphs: dict[str, 
         advance(1)
     for name, info in manifest.postgres.items():
         advance = stepper(progress, f"postgres {name}", 1)
-        Postgres(cfg.databases[name], cfg.pg_bin).restore(root / info["file"])
+        pg = Postgres(cfg.databases[name], cfg.pg_bin)
+        pg.restore(root / info["file"])
+        load_person_keys(pg, name, root, manifest)
         advance(1)
     driver = graph_export.connect(cfg.graph)
     try:
@@ -226,6 +234,40 @@ def load(root: Path, manifest: Manifest, cfg: PlatformConfig, graphs: dict[str, 
         driver.close()
 
 
+def load_person_keys(pg: Postgres, name: str, root: Path, manifest: Manifest) -> int:
+    """The database's person data keys from the backup's key file (restored dump first:
+    its table is there, empty); the rows loaded."""
+    keys = manifest.person_keys.get("databases", {}).get(name)
+    if keys is None:
+        return 0
+    columns = pg.columns(PERSON_KEYS_TABLE)
+    if [list(c) for c in columns] != keys["columns"]:
+        raise shred.ShredError(f"{name}: the restored {PERSON_KEYS_TABLE} has columns "
+                               f"{columns}, the key file {keys['columns']}")
+    loaded = pg.load_rows(PERSON_KEYS_TABLE, columns, shred.read_rows(root / keys["file"]))
+    if loaded != keys["rows"]:
+        raise shred.ShredError(f"{name}: loaded {loaded} person data key(s), the manifest "
+                               f"says {keys['rows']}")
+    return loaded
+
+
+def _shredded(manifest: Manifest) -> None:
+    """The persons whose keys were removed from the backup, and what the operator owes
+    them now."""
+    if not manifest.shredded:
+        return
+    console.print(f"[yellow]{len(manifest.shredded)} person(s) were erased after this "
+                  "backup was taken and shredded from it:[/yellow]")
+    for entry in manifest.shredded:
+        typer.echo(f"  person {entry['person_id']} of household {entry['tenant_id']} "
+                   f"(shredded {entry['at']}; keys removed: {entry['keys_removed']})")
+    typer.echo("Their encrypted records cannot be decrypted, but their plaintext records "
+               "(non-encrypted data in the dumps, graphs and objects) are restored: "
+               "re-apply the erasures, once the services run, with "
+               "`unison-admin erase-person PERSON --household HOUSEHOLD --receipt ...` "
+               "for each person above.")
+
+
 def _summary(manifest: Manifest, backup: Path, seconds: float) -> None:
     table = Table(title=f"restored {backup} (taken {manifest.created_at})")
     table.add_column("part")
@@ -243,5 +285,6 @@ def _summary(manifest: Manifest, backup: Path, seconds: float) -> None:
             if ids:
                 typer.echo(f"{name} needs {kind.replace('_', ' ')}: {', '.join(ids)} "
                            "(the services' configured keys; never in a backup)")
+    _shredded(manifest)
     typer.echo(f"restore complete: {seconds:.1f} s. Restart the services (fresh "
                "connection pools, no data keys cached in memory) before serving traffic.")
