@@ -352,9 +352,11 @@ async def context_app(context_url: str, state_dir: Path) -> AsyncIterator[FastAP
 
 async def test_context_route_latency_and_pool(context_app: FastAPI, alice: Caller) -> None:
     erasure = "/v1/admin/persons/{person_id}/erasure"
-    assert f"POST {erasure}" in planned_routes(context_app)  # a compiled route
+    assert "GET /v1/whoami" in planned_routes(context_app)  # a compiled route
     assert "GET /v1/profiles/{person_id}" not in planned_routes(context_app)  # FastAPI's
+    assert f"POST {erasure}" not in planned_routes(context_app)  # FastAPI's (DbTx)
     async with app_client(context_app, "http://context") as client:
+        assert (await client.get("/v1/whoami", headers=alice.headers)).status_code == 200
         r = await client.get(f"/v1/profiles/{alice.person_id}", headers=alice.headers)
         assert r.status_code in (200, 404)
         # Not an operator: refused, and counted under the route's template.
@@ -366,6 +368,8 @@ async def test_context_route_latency_and_pool(context_app: FastAPI, alice: Calle
                  route="/v1/profiles/{person_id}", method="GET") == 1
     assert value(text, "http_requests_total", service="unison-context", route=erasure,
                  method="POST", status="403") == 1
+    assert value(text, "http_requests_total", service="unison-context", route="/v1/whoami",
+                 method="GET", status="200") == 1
     assert alice.person_id not in text
     assert value(text, "db_pool_max_connections", pool="runtime") == \
         context_app.state.settings.database_pool_size
