@@ -104,8 +104,8 @@ def reconcile_objects(
 
         from unison_shared.database import Database
 
+        from .objects.backends import create_object_store
         from .objects.service import ObjectService
-        from .objects.store import create_object_store
         from .settings import StorageSettings
 
         settings = StorageSettings()

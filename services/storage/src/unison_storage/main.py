@@ -60,7 +60,7 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
         the domain services, the sweeper and the scheduled reconcile."""
         from .audit import checkpoints
         from .objects import reconcile
-        from .objects.store import create_object_store
+        from .objects.backends import create_object_store
         from .retention.service import MaintenanceMetrics
         from .retention.service import run_schedule as run_maintenance
         from .statistics.gauges import TableGauges, run_gauges

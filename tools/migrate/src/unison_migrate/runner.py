@@ -57,7 +57,7 @@ async def import_context(source_path: Path | str, opts: ContextImport, url: str 
 
 async def import_storage(sqlite: Path, opts: StorageImport, url: str | None = None,
                          progress: Progress = no_progress) -> ImportReport:
-    from unison_storage.objects.store import create_object_store
+    from unison_storage.objects.backends import create_object_store
     from unison_storage.settings import StorageSettings
     from unison_storage.wiring import build_services
 

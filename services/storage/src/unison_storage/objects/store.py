@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from ..settings import ObjectBackend, StorageSettings
-
 _SAFE_TENANT = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,127}$")
 
 
@@ -82,13 +80,3 @@ def new_storage_key(tenant_id: str) -> str:
     blob = uuid.uuid4().hex
     return f"{tenant_segment(tenant_id)}/{blob[:2]}/{blob}"
 
-
-def create_object_store(settings: StorageSettings) -> ObjectStore:
-    opts = settings.storage
-    if opts.object_backend is ObjectBackend.S3:
-        from .s3_store import S3ObjectStore
-
-        return S3ObjectStore(opts)
-    from .fs_store import FSObjectStore
-
-    return FSObjectStore(opts.object_fs_root)
