@@ -182,3 +182,21 @@ def test_shred_refuses_a_damaged_key_file_and_a_backup_with_keys_in_its_dumps(
     assert old.returncode == 1
     assert "keeps the person data keys inside its dumps" in " ".join(old.stderr.split())
     assert Manifest.read(out).format_version == 1  # still readable for restore
+
+
+def test_erase_person_refuses_a_backup_it_could_not_shred_before_erasing(tmp_path: Path):
+    """Checked before any service is called: the service URLs here lead nowhere, and
+    the refusal names the directory that is no backup."""
+    key = tmp_path / "platform.pem"
+    assert run("new-signing-key", str(key)).returncode == 0
+    not_a_backup = tmp_path / "nothing"
+    not_a_backup.mkdir()
+    refused = run("erase-person", "ann", "--household", "home", "--receipt",
+                  str(tmp_path / "receipt.json"), "--signing-key", str(key),
+                  "--token", "x", *(f"--{svc}-url=http://127.0.0.1:1" for svc in (
+                      "storage", "context", "context-graph", "intent-graph")),
+                  "--backups", str(not_a_backup))
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    said = " ".join(refused.stderr.split())
+    assert "refused (nothing erased)" in said and "has no manifest.json" in said
+    assert not (tmp_path / "receipt.json").exists()
