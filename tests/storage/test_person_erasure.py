@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from unison_devstack.tokens import mint_token
-from unison_shared.crypto import CryptoError
+from unison_shared.errors import PersonErased
 from unison_shared.testing import TEST_SECRET, operator_headers
 from unison_storage.audit.sealing import sealed_parts
 from unison_storage.keys.service import KeyOwner
@@ -130,7 +130,7 @@ async def test_erasure_removes_every_trace_of_the_person(
     dek, blob = sealed_parts(sealed[0]["decoded"]) or (0, b"")
     keys = storage_app.state.services.keys
     async with storage_app.state.database.in_tenant(alice.household_id) as conn:
-        with pytest.raises(CryptoError):
+        with pytest.raises(PersonErased):
             await keys.decrypt(conn, KeyOwner(alice.household_id, alice.person_id), "audit",
                                alice.person_id, dek, blob)
     r = await client.get(f"/v1/audit/{mine.audit_id}", headers=op)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from unison_shared.crypto import CryptoError
+from unison_shared.errors import PersonErased
 from unison_shared.testing import operator_headers
 from unison_storage.keys import person_keys as person_key_cache
 from unison_storage.keys.service import KeyOwner
@@ -83,7 +84,7 @@ async def test_a_persons_records_are_sealed_under_their_own_key(
     assert await person_keys(postgres, t, admin.person_id) == []
     # The blob itself (as a backup taken before would hold it) no longer opens.
     async with storage_app.state.database.in_tenant(t) as conn:
-        with pytest.raises(CryptoError):
+        with pytest.raises(PersonErased):
             await keys.decrypt(conn, KeyOwner(t, admin.person_id), "vault", secret_id,
                                dek, blob, 1)
     got = await client.get(f"{V}/mine", headers=carol.headers)
@@ -112,6 +113,6 @@ async def test_another_replicas_cached_person_key_expires(
                                       1) == b"held"
             await asyncio.sleep(1.2)
             # ...and after it, nothing does.
-            with pytest.raises(CryptoError):
+            with pytest.raises(PersonErased):
                 await keys.decrypt(conn, KeyOwner(t, p), "vault", secret_id, dek, blob, 1)
         assert (await replica.get(f"{V}/s", headers=alice.headers)).status_code == 404

@@ -56,6 +56,14 @@ class Gone(UnisonError):
     status, code, title = 410, "gone", "Gone"
 
 
+class PersonErased(Gone):
+    """A record sealed under a person's data key that no longer exists: the person was
+    erased (crypto-shredding), e.g. a record brought back by restoring an older backup.
+    Its content can never be returned; re-applying the erasure removes the record."""
+
+    code, title = "person-erased", "The person's data was erased"
+
+
 class PreconditionFailed(UnisonError):
     status, code, title = 412, "precondition-failed", "Precondition failed"
 

@@ -12,13 +12,17 @@ import logging
 import asyncpg
 
 from unison_shared.crypto import CryptoError, Keyring, new_data_key, open_sealed, record_aad, seal
-from unison_shared.errors import UnisonError
+from unison_shared.errors import PersonErased, UnisonError
 
 from . import repository
 from .repository import WrappedKey
 
 CACHE_MAX = 50_000
 logger = logging.getLogger("unison.context.keys")
+
+
+class KeyMissing(CryptoError):
+    """The person has no data key of the version a record names: it was destroyed."""
 
 
 class IntegrityFailure(UnisonError):
@@ -88,7 +92,7 @@ class PersonKeys:
             return cached
         wrapped = await repository.get(pg, tenant_id, person_id, version)
         if wrapped is None:
-            raise CryptoError("the person's data key is missing")
+            raise KeyMissing("the person's data key is missing")
         return self._remember(wrapped)
 
     def forget(self, tenant_id: str, person_id: str) -> int:
@@ -120,6 +124,10 @@ class PersonKeys:
         try:
             key = await self.by_version(pg, tenant_id, person_id, dek_version)
             return open_sealed(key, blob, record_aad(tenant_id, kind, person_id, record))
+        except KeyMissing as exc:
+            logger.warning("sealed %s record of an erased person (tenant %s)", kind, tenant_id)
+            raise PersonErased("the record's data key was destroyed when the person was "
+                               "erased; its content cannot be returned") from exc
         except CryptoError as exc:
             # Ids and kinds only: never the blob or the key.
             logger.error("sealed %s record failed to open (tenant %s)", kind, tenant_id)

@@ -21,6 +21,7 @@ import orjson
 
 from unison_shared.crypto import CryptoError
 from unison_shared.database import StatementConnection, decode_stored_json
+from unison_shared.errors import PersonErased
 
 from ..keys.service import DataKeyService, KeyOwner
 
@@ -65,7 +66,7 @@ async def unseal(keys: DataKeyService, conn: StatementConnection, tenant_id: str
     try:
         plain = await keys.decrypt(conn, KeyOwner(tenant_id, person_id), AAD_KIND,
                                    person_id, dek, blob)
-    except CryptoError:
+    except (CryptoError, PersonErased):
         return dict(ERASED)
     # As the database decodes jsonb (json.loads): integers of any size stay exact.
     opened: dict[str, Any] = decode_stored_json(plain.decode())

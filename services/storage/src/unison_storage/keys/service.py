@@ -15,6 +15,7 @@ read costs one AES-GCM operation, not a key fetch.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import NamedTuple
@@ -28,10 +29,13 @@ from unison_shared.crypto import (
     seal,
 )
 from unison_shared.database import StatementConnection
+from unison_shared.errors import PersonErased
 
 from . import repository
 from .person_keys import PersonKeys
 from .repository import WrappedKey
+
+logger = logging.getLogger("unison.storage.keys")
 
 LATEST_KEY_TTL_SECONDS = 30.0
 
@@ -123,32 +127,42 @@ class DataKeyService:
         once the person was erased)."""
         tenant_id, person_id = _owner(owner)
         aad = record_aad(tenant_id, kind, record_id, record_version)
+        person_has_key = False
         try:
             if person_id:
-                opened = await self._open_as_person(conn, tenant_id, person_id, dek_version,
-                                                    blob, aad)
+                opened, person_has_key = await self._open_as_person(
+                    conn, tenant_id, person_id, dek_version, blob, aad)
                 if opened is not None:
                     return opened
             key = await self._by_version(conn, tenant_id, dek_version)
         except LookupError as exc:
             raise CryptoError(str(exc)) from exc
-        return open_sealed(key, blob, aad)
+        try:
+            return open_sealed(key, blob, aad)
+        except CryptoError as exc:
+            if person_id and not person_has_key:
+                # Neither the person's key (there is none: destroyed by an erasure, the
+                # record came back with an older backup) nor the tenant's opens it.
+                logger.warning("sealed %s record of a person without keys", kind)
+                raise PersonErased("the record's data key was destroyed when the person "
+                                   "was erased; its content cannot be returned") from exc
+            raise
 
     async def _open_as_person(self, conn: StatementConnection, tenant_id: str,
                               person_id: str, version: int, blob: bytes,
-                              aad: bytes) -> bytes | None:
-        """The blob opened with the person's key of the version; None when the person
-        has no such key or it does not open the blob (then the tenant key may: a record
-        sealed before person keys existed)."""
+                              aad: bytes) -> tuple[bytes | None, bool]:
+        """(the blob opened with the person's key of the version, whether the person has
+        that key); None when the person has no such key or it does not open the blob
+        (then the tenant key may: a record sealed before person keys existed)."""
         key = self.persons.cached(tenant_id, person_id, version)
         if key is None:
             key = await self.persons.stored(conn, tenant_id, person_id, version)
         if key is None:
-            return None
+            return None, False
         try:
-            return open_sealed(key, blob, aad)
+            return open_sealed(key, blob, aad), True
         except CryptoError:
-            return None
+            return None, True
 
     async def destroy_person_keys(self, conn: StatementConnection, tenant_id: str,
                                   person_id: str) -> int:

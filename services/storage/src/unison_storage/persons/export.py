@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 from unison_shared.auth import RequestContext
 from unison_shared.crypto import CryptoError
 from unison_shared.database import Database
-from unison_shared.errors import NotFound
+from unison_shared.errors import NotFound, PersonErased
 
 from ..audit import repository as audit_repo
 from ..audit.service import AuditService
@@ -131,7 +131,7 @@ class PersonExport:
                     record_id: str, dek: int, blob: bytes, version: int = 0) -> bytes | None:
         try:
             return await self.keys.decrypt(conn, owner, kind, record_id, dek, blob, version)
-        except CryptoError:
+        except (CryptoError, PersonErased):
             return None
 
     async def _vault(self, conn: asyncpg.Connection, row: dict[str, Any],
