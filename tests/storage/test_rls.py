@@ -7,7 +7,8 @@ import subprocess
 import pytest
 
 TABLES = ["kv_records", "memory_entries", "tenant_data_keys", "vault_secrets",
-          "vault_versions", "audit_events", "audit_heads", "objects", "person_data_keys"]
+          "vault_versions", "audit_events", "audit_heads", "objects", "person_data_keys",
+          "trace_summaries"]
 
 
 def as_app_role(postgres, sql: str) -> str:

@@ -41,6 +41,7 @@ _DELETES: tuple[tuple[str, str], ...] = (
     ("threads", f"DELETE FROM threads WHERE {_PERSON}"),
     ("metrics", f"DELETE FROM agent_metrics WHERE {_PERSON}"),
     ("traces", f"DELETE FROM trace_spans WHERE {_PERSON}"),
+    ("traces", f"DELETE FROM trace_summaries WHERE {_PERSON}"),
     ("memory", f"DELETE FROM memory_entries WHERE {_PERSON}"),
     ("kv", f"DELETE FROM kv_records WHERE {KV_OF_PERSON}"),
     ("files", f"DELETE FROM files WHERE {_PERSON}"),

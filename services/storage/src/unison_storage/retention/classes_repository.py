@@ -92,6 +92,49 @@ class CascadeClass(DataClass):
                 "JOIN gone g ON g.tenant_id = d.tenant_id AND g.id = d.id")
 
 
+@dataclass(frozen=True)
+class SpanClass(DataClass):
+    """Spans, whose traces' summary rows (trace_summaries) follow in the same statement:
+    a trace left without spans loses its summary, the others are recomputed from the
+    spans that stay (the statement's snapshot still shows the deleted ones: they are
+    excluded by key). The count goes down by what was deleted, atomically, so a
+    concurrent export's spans still count."""
+
+    def batch_sql(self) -> str:
+        return (f"WITH doomed AS MATERIALIZED (SELECT t.ctid AS row_id {self.expired} "
+                "LIMIT $3 FOR UPDATE SKIP LOCKED), "
+                f"gone AS (DELETE FROM {self.table} t USING doomed "
+                "WHERE t.ctid = doomed.row_id RETURNING t.tenant_id, t.person_id, "
+                f"t.trace_id, t.span_id, pg_column_size(t.*) AS size, {self.objects} AS objs), "
+                "hit AS (SELECT tenant_id, person_id, trace_id, count(*) AS c FROM gone "
+                "GROUP BY 1, 2, 3), "
+                "kept AS (SELECT DISTINCT ON (s.tenant_id, s.person_id, s.trace_id) "
+                "s.tenant_id, s.person_id, s.trace_id, "
+                "min(s.start_time) OVER w AS s, max(s.end_time) OVER w AS e, "
+                "bool_or(s.status = 'error') OVER w AS err, s.name, s.component, "
+                "s.parent_span_id IS NOT NULL AS has_parent, s.start_time, s.span_id "
+                "FROM trace_spans s JOIN hit h ON h.tenant_id = s.tenant_id "
+                "AND h.person_id = s.person_id AND h.trace_id = s.trace_id "
+                "WHERE NOT EXISTS (SELECT 1 FROM gone g WHERE g.tenant_id = s.tenant_id "
+                "AND g.trace_id = s.trace_id AND g.span_id = s.span_id) "
+                "WINDOW w AS (PARTITION BY s.tenant_id, s.person_id, s.trace_id) "
+                "ORDER BY s.tenant_id, s.person_id, s.trace_id, "
+                "s.parent_span_id IS NOT NULL, s.start_time, s.span_id), "
+                "fixed AS (UPDATE trace_summaries u SET start_time = k.s, end_time = k.e, "
+                "span_count = u.span_count - h.c, has_error = k.err, root_name = k.name, "
+                "root_component = k.component, root_has_parent = k.has_parent, "
+                "root_start = k.start_time, root_span_id = k.span_id "
+                "FROM kept k JOIN hit h USING (tenant_id, person_id, trace_id) "
+                "WHERE u.tenant_id = k.tenant_id AND u.person_id = k.person_id "
+                "AND u.trace_id = k.trace_id), "
+                "emptied AS (DELETE FROM trace_summaries u USING hit h "
+                "WHERE u.tenant_id = h.tenant_id AND u.person_id = h.person_id "
+                "AND u.trace_id = h.trace_id AND NOT EXISTS (SELECT 1 FROM kept k "
+                "WHERE k.tenant_id = h.tenant_id AND k.person_id = h.person_id "
+                "AND k.trace_id = h.trace_id)) "
+                "SELECT tenant_id, size, objs FROM gone")
+
+
 # An evaluation dataset's size: its row, its items, its runs and their scores.
 _EVAL_BYTES = (
     "(SELECT COALESCE(sum(pg_column_size(i.*)), 0) FROM eval_items i "
@@ -107,7 +150,7 @@ _EVAL_AGE = ("GREATEST(t.created_at, (SELECT max(r.started_at) FROM eval_runs r 
 
 
 CLASSES: dict[str, DataClass] = {c.name: c for c in (
-    DataClass("traces", "trace_spans", "t.start_time", objects=_SPAN_OBJECTS),
+    SpanClass("traces", "trace_spans", "t.start_time", objects=_SPAN_OBJECTS),
     # A thread ages from its last activity (a message, a state write or a change moves
     # `updated_at`).
     CascadeClass("threads", "threads", "t.updated_at", objects=_THREAD_OBJECTS,
