@@ -98,7 +98,9 @@ class SpanClass(DataClass):
     a trace left without spans loses its summary, the others are recomputed from the
     spans that stay (the statement's snapshot still shows the deleted ones: they are
     excluded by key). The count goes down by what was deleted, atomically, so a
-    concurrent export's spans still count."""
+    concurrent export's spans still count; times and root come from the statement's
+    snapshot, so a span exported into the same trace in the moment its old spans
+    expire can be missing from those (a rare race; the span itself is kept)."""
 
     def batch_sql(self) -> str:
         return (f"WITH doomed AS MATERIALIZED (SELECT t.ctid AS row_id {self.expired} "
