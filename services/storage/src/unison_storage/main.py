@@ -77,24 +77,30 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
         # collector's sight, so full collections stop rescanning it under load (they
         # showed up as the p99 tail in docs/performance.md).
         gc.freeze()
+        # Named "background:*": operators see them in task dumps, and tests tell their
+        # statements from the requests'.
         background = [asyncio.create_task(run_sweeper(app.state.services, settings.storage,
-                                                      SweepMetrics(app.state.metrics)))]
+                                                      SweepMetrics(app.state.metrics)),
+                                          name="background:sweeper")]
         if opts.audit_checkpoint_interval_seconds > 0:
             background.append(asyncio.create_task(checkpoints.run_schedule(
-                app.state.services.checkpoints, opts.audit_checkpoint_interval_seconds)))
+                app.state.services.checkpoints, opts.audit_checkpoint_interval_seconds),
+                name="background:audit-checkpoints"))
         background.append(asyncio.create_task(run_timers(
             db, opts.workflow_timer_interval_seconds, opts.workflow_timer_batch_size,
-            TimerMetrics(app.state.metrics))))
+            TimerMetrics(app.state.metrics)), name="background:workflow-timers"))
         if opts.retention_interval_seconds > 0:
             background.append(asyncio.create_task(run_maintenance(
                 app.state.services.retention, opts.retention_interval_seconds,
-                MaintenanceMetrics(app.state.metrics))))
+                MaintenanceMetrics(app.state.metrics)), name="background:retention"))
         if opts.statistics_interval_seconds > 0:
             background.append(asyncio.create_task(run_gauges(
-                db, opts.statistics_interval_seconds, TableGauges(app.state.metrics))))
+                db, opts.statistics_interval_seconds, TableGauges(app.state.metrics)),
+                name="background:statistics"))
         if settings.storage.reconcile_interval_seconds > 0:
             background.append(asyncio.create_task(reconcile.run_schedule(
-                db, store, settings.storage, reconcile.ReconcileMetrics(app.state.metrics))))
+                db, store, settings.storage, reconcile.ReconcileMetrics(app.state.metrics)),
+                name="background:reconcile"))
         try:
             yield
         finally:
