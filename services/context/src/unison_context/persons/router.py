@@ -12,9 +12,9 @@ from fastapi.responses import StreamingResponse
 from unison_shared.auth import require_export_access, require_operator
 from unison_shared.compiled_routes import service_router
 from unison_shared.database import DbTx, database_of
+from unison_shared.erasure import ErasureReceipt
 
 from ..deps import Ctx, Svc
-from .schemas import ErasureReceipt
 from .service import PersonDataService
 
 router = service_router(prefix="/v1/admin/persons", tags=["persons"])

@@ -17,11 +17,11 @@ import asyncpg
 
 from unison_shared.auth import RequestContext
 from unison_shared.database import Database
+from unison_shared.erasure import ErasureReceipt
 
 from ..keys import repository as keys_repository
 from ..wiring import Services
 from . import eviction, repository
-from .schemas import ErasureReceipt
 from .secrets import redact_profile
 
 SERVICE = "context"

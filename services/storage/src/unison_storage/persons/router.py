@@ -13,9 +13,9 @@ from fastapi import Path, Query
 from fastapi.responses import StreamingResponse
 
 from unison_shared.compiled_routes import service_router
+from unison_shared.erasure import ErasureReceipt
 
 from ..deps import Ctx, Svc
-from .schemas import ErasureReceipt
 
 router = service_router(prefix="/v1/admin/persons", tags=["persons"])
 

@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 
 from unison_shared.auth import RequestContext, require_export_access, require_operator
 from unison_shared.database import Database
+from unison_shared.erasure import ErasureReceipt
 from unison_shared.errors import BadRequest, DependencyUnavailable
 
 from ..audit.schemas import AuditEventIn
@@ -32,7 +33,6 @@ from ..keys.service import DataKeyService
 from ..threads.payloads import Payloads
 from . import repository
 from .export import PersonExport
-from .schemas import ErasureReceipt
 
 logger = logging.getLogger("unison.storage.persons")
 
@@ -75,8 +75,8 @@ class PersonService:
         purged = await self._purge_cache(tenant, person)
         logger.info("person erased", extra={"tenant_id": tenant, "person_id": person,
                                             "keys_destroyed": destroyed})
-        return ErasureReceipt(tenant_id=tenant, person_id=person, removed=removed,
-                              keys_destroyed=destroyed, caches_purged=purged,
+        return ErasureReceipt(service="storage", tenant_id=tenant, person_id=person,
+                              removed=removed, keys_destroyed=destroyed, caches_purged=purged,
                               completed_at=datetime.now(UTC))
 
     async def _purge_cache(self, tenant: str, person: str) -> int:

@@ -5,28 +5,17 @@ and GET .../export (operator or the person's own token)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
 
 from ...auth import RequestContext, authenticated, require_export_access, require_operator
+from ...erasure import ErasureReceipt
 from ..schemas import NodeId
 from .service import PersonGraphService
 
 Ctx = Annotated[RequestContext, Depends(authenticated)]
-
-
-class ErasureReceipt(BaseModel):
-    service: str
-    tenant_id: str
-    person_id: str
-    removed: dict[str, int]
-    keys_destroyed: int
-    caches_purged: int
-    completed_at: datetime
 
 
 def persons_router(service_of: Callable[[Request], PersonGraphService]) -> APIRouter:
